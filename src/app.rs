@@ -1,0 +1,149 @@
+//! Start-up: from a [`Config`] to a ready [`Retriever`], building the index when it is missing,
+//! outdated, damaged, or older than the corpus.
+//!
+//! Every command that answers questions goes through [`open`], so the terminal, the evaluator and the
+//! bot answer from the same index the same way. When the default `corpus/` directory is absent the
+//! built-in copy of the shipped article is served from memory, so `citebot ask` works anywhere.
+
+use crate::config::Config;
+use crate::corpus::{self, Corpus};
+use crate::index::{IndexError, SearchIndex};
+use crate::retrieval::Retriever;
+use crate::synonyms::Synonyms;
+use std::path::{Path, PathBuf};
+
+/// The shipped article and synonyms, compiled in.
+pub const EMBEDDED_ARTICLE: (&str, &str) =
+    ("what-does-collagen-serum-do.md", include_str!("../corpus/what-does-collagen-serum-do.md"));
+/// The shipped synonyms, compiled in.
+pub const EMBEDDED_SYNONYMS: &str = include_str!("../corpus/synonyms.txt");
+
+/// Start-up failures a user can fix, and faults.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The corpus directory is missing or unreadable.
+    #[error(transparent)]
+    Corpus(#[from] corpus::CorpusError),
+    /// The corpus has no article with text to quote.
+    #[error(
+        "the corpus in {0} has no article with text to quote; add a Markdown article there (see README.md)"
+    )]
+    EmptyCorpus(PathBuf),
+    /// The index could not be built or opened.
+    #[error("the index could not be built: {0}")]
+    Index(#[from] IndexError),
+}
+
+/// What start-up did, for a one-line summary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Loaded {
+    /// True when the index was (re)built now.
+    pub rebuilt: bool,
+    /// Why it was rebuilt, if it was.
+    pub reason: Option<String>,
+    /// Corpus warnings (each names its file and line).
+    pub warnings: Vec<String>,
+    /// True when the built-in article is served because the corpus directory is absent.
+    pub embedded: bool,
+}
+
+/// Whether to rebuild the index regardless of its fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rebuild {
+    /// Only when needed.
+    IfStale,
+    /// Always (`citebot index`).
+    Always,
+}
+
+/// Loads the corpus and synonyms, opens (or builds) the index, and returns the answering engine.
+pub fn open(config: &Config, rebuild: Rebuild) -> Result<(Retriever, Loaded), StartError> {
+    let mut loaded = Loaded::default();
+    let synonyms = load_synonyms(config, &mut loaded);
+    let settings = config.retrieval_settings();
+
+    if !config.corpus.dir.exists() && config.corpus.dir == Path::new("corpus") {
+        tracing::info!("no corpus/ directory here; answering from the built-in article");
+        loaded.embedded = true;
+        let corpus = embedded_corpus();
+        let index = SearchIndex::build_in_ram(&corpus)?;
+        return Ok((Retriever::new(index, synonyms, settings), loaded));
+    }
+
+    let corpus = load_corpus(config, &mut loaded)?;
+    let dir = &config.index.dir;
+    let stored = SearchIndex::stored_fingerprint(dir);
+    let reason = match (&stored, rebuild) {
+        (_, Rebuild::Always) => Some("requested".to_string()),
+        (None, _) => Some("no usable index yet".to_string()),
+        (Some(f), _) if *f != corpus.fingerprint => Some("the corpus changed".to_string()),
+        _ => None,
+    };
+    let index = match reason {
+        Some(reason) => build(&corpus, dir, reason, &mut loaded)?,
+        None => match SearchIndex::open(dir) {
+            Ok(index) => index,
+            Err(e) => build(&corpus, dir, format!("the index could not be opened ({e})"), &mut loaded)?,
+        },
+    };
+    Ok((Retriever::new(index, synonyms, settings), loaded))
+}
+
+fn build(
+    corpus: &Corpus,
+    dir: &Path,
+    reason: String,
+    loaded: &mut Loaded,
+) -> Result<SearchIndex, StartError> {
+    tracing::info!(%reason, dir = %dir.display(), "building the index");
+    loaded.rebuilt = true;
+    loaded.reason = Some(reason);
+    Ok(SearchIndex::build(corpus, dir)?)
+}
+
+/// Loads the configured corpus directory, logging each warning.
+pub fn load_corpus(config: &Config, loaded: &mut Loaded) -> Result<Corpus, StartError> {
+    let corpus = corpus::load_dir(&config.corpus.dir, std::slice::from_ref(&config.corpus.synonyms))?;
+    for w in &corpus.warnings {
+        tracing::warn!("{w}");
+        loaded.warnings.push(w.to_string());
+    }
+    if corpus.articles.is_empty() {
+        return Err(StartError::EmptyCorpus(config.corpus.dir.clone()));
+    }
+    Ok(corpus)
+}
+
+/// The built-in copy of the shipped article.
+pub fn embedded_corpus() -> Corpus {
+    let (name, text) = EMBEDDED_ARTICLE;
+    let (article, warnings) = corpus::parse_file(Path::new(name), name, text.as_bytes());
+    Corpus { articles: article.into_iter().collect(), warnings, fingerprint: corpus::short_id(&[name, text]) }
+}
+
+fn load_synonyms(config: &Config, loaded: &mut Loaded) -> Synonyms {
+    let path = &config.corpus.synonyms;
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(_) if !config.corpus.dir.exists() && config.corpus.dir == Path::new("corpus") => {
+            EMBEDDED_SYNONYMS.to_string()
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Synonyms::default(),
+        Err(e) => {
+            let msg = format!(
+                "{}: could not read the synonyms file ({e}); answering without synonyms",
+                path.display()
+            );
+            tracing::warn!("{msg}");
+            loaded.warnings.push(msg);
+            return Synonyms::default();
+        }
+    };
+    let (synonyms, problems) = Synonyms::parse(&text);
+    for (line, problem) in problems {
+        let msg = format!("{}:{line}: {problem}", path.display());
+        tracing::warn!("{msg}");
+        loaded.warnings.push(msg);
+    }
+    synonyms
+}

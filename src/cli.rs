@@ -1,0 +1,243 @@
+//! The command line: argument parsing, dispatch, and turning errors into one clear line.
+//!
+//! A user's mistake (empty question, missing file, bad configuration) prints one sentence saying how
+//! to fix it and exits with status 2; an internal fault prints a short apology with its cause chain
+//! and exits with status 1. Nothing here panics on input.
+
+use crate::app::{self, Rebuild};
+use crate::config::{self, Config};
+use crate::retrieval::Retriever;
+use crate::{eval, render, telemetry};
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Answers questions from a corpus of articles by quoting them, with the source.
+#[derive(Debug, Parser)]
+#[command(name = "citebot", version, about)]
+pub struct Cli {
+    /// Configuration file (default: config.toml, if present; built-in defaults otherwise).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Answer a question from the corpus.
+    Ask {
+        /// The question, or `-` to read one question a line from standard input.
+        question: String,
+        /// Print one JSON object per question.
+        #[arg(long)]
+        json: bool,
+        /// Also show how each word of the question was matched.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Score a question file (JSON Lines, see shared/eval/README.md).
+    Eval {
+        /// The question file.
+        file: PathBuf,
+        /// List the questions answered wrongly.
+        #[arg(long)]
+        verbose: bool,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the articles and their sections.
+    Topics,
+    /// Build (or rebuild) the index now.
+    Index,
+}
+
+/// A failure, by audience.
+#[derive(Debug)]
+pub enum Failure {
+    /// The user can fix it: one sentence.
+    User(String),
+    /// Something broke: logged with its causes.
+    Internal(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Internal(e.into())
+    }
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::User(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Internal(e)) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: sorry, something went wrong: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn user(e: impl std::fmt::Display) -> Failure {
+    Failure::User(e.to_string())
+}
+
+/// Loads the configuration named on the command line (or the default one).
+pub fn load_config(path: Option<&PathBuf>) -> Result<Config, Failure> {
+    let explicit = path.is_some();
+    let path = path.cloned().unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
+    Config::load(&path, explicit).map_err(user)
+}
+
+fn execute(cli: Cli) -> Result<(), Failure> {
+    let config = load_config(cli.config.as_ref())?;
+    telemetry::init(&config.log.level);
+    match cli.command {
+        Command::Ask { question, json, explain } => ask(&config, &question, json, explain),
+        Command::Eval { file, verbose, json } => run_eval(&config, &file, verbose, json),
+        Command::Topics => {
+            let (retriever, _) = open(&config, Rebuild::IfStale)?;
+            print!("{}", render::topics(&retriever.index().meta().articles));
+            Ok(())
+        }
+        Command::Index => {
+            let started = Instant::now();
+            let (retriever, loaded) = open(&config, Rebuild::Always)?;
+            let meta = retriever.index().meta();
+            println!(
+                "indexed {} article(s), {} passages, {} warning(s) in {} ms into {}",
+                meta.articles.len(),
+                meta.passages,
+                loaded.warnings.len(),
+                started.elapsed().as_millis(),
+                if loaded.embedded {
+                    "memory (built-in article)".to_string()
+                } else {
+                    config.index.dir.display().to_string()
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn open(config: &Config, rebuild: Rebuild) -> Result<(Retriever, app::Loaded), Failure> {
+    app::open(config, rebuild).map_err(|e| match e {
+        app::StartError::Corpus(_) | app::StartError::EmptyCorpus(_) => user(e),
+        other => Failure::Internal(other.into()),
+    })
+}
+
+fn ask(config: &Config, question: &str, json: bool, explain: bool) -> Result<(), Failure> {
+    if question != "-" && question.trim().is_empty() {
+        return Err(user(
+            "the question is empty; ask something, e.g. citebot ask \"What does collagen serum do?\"",
+        ));
+    }
+    let (retriever, _) = open(config, Rebuild::IfStale)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let color = !json && stdout.is_terminal();
+    let answer_one = |q: &str, out: &mut dyn Write| -> Result<(), Failure> {
+        let a = retriever.answer(q)?;
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&a)?)?;
+        } else {
+            write!(out, "{}", render::answer(&a, color))?;
+            if explain {
+                write!(out, "{}", render::explanation(&a))?;
+            }
+        }
+        Ok(())
+    };
+    if question == "-" {
+        for line in std::io::stdin().lock().lines() {
+            let line = line.map_err(|e| user(format!("standard input is not readable text ({e})")))?;
+            answer_one(&line, &mut out)?;
+            out.flush()?;
+        }
+        Ok(())
+    } else {
+        answer_one(question, &mut out)
+    }
+}
+
+fn run_eval(config: &Config, file: &PathBuf, verbose: bool, json: bool) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        user(format!("could not read the question file {} ({e}); check the path", file.display()))
+    })?;
+    let cases = eval::parse_cases(&file.display().to_string(), &text).map_err(user)?;
+    let (retriever, loaded) = open(config, Rebuild::IfStale)?;
+    let corpus_text = corpus_text(config, loaded.embedded);
+    let mut outcomes = Vec::with_capacity(cases.len());
+    let mut non_verbatim = 0;
+    for case in &cases {
+        let answer = retriever.answer(&case.q)?;
+        if let Some(ex) = &answer.excerpt
+            && !eval::is_verbatim(ex, &corpus_text)
+        {
+            non_verbatim += 1;
+            tracing::warn!(question = %case.q, "excerpt not found verbatim in the corpus");
+        }
+        outcomes.push(eval::score(case, &answer));
+    }
+    let mut report = eval::report(&outcomes);
+    report.non_verbatim = non_verbatim;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"report": report, "outcomes": outcomes}))?
+        );
+        return Ok(());
+    }
+    if verbose {
+        for o in outcomes.iter().filter(|o| !o.right) {
+            let got = match (&o.excerpt, o.answered) {
+                (Some(e), true) => {
+                    format!("answered ({:.2}): {}", o.confidence, e.chars().take(110).collect::<String>())
+                }
+                _ => format!(
+                    "declined ({:.2}), nearest: {}",
+                    o.confidence,
+                    o.section.last().map(String::as_str).unwrap_or("-")
+                ),
+            };
+            println!("WRONG [{}] {}\n      {}", o.kind, o.q, got);
+        }
+        println!();
+    }
+    println!("{report}");
+    Ok(())
+}
+
+/// All article text, for the verbatim check.
+fn corpus_text(config: &Config, embedded: bool) -> String {
+    if embedded {
+        return app::EMBEDDED_ARTICLE.1.to_string();
+    }
+    crate::corpus::article_files(&config.corpus.dir, std::slice::from_ref(&config.corpus.synonyms))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .map(|t| t.replace("**", "").replace('|', " "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,239 @@
+//! Configuration: built-in defaults < `config.toml` < environment variables `CITEBOT__SECTION__KEY`.
+//!
+//! The defaults are the committed `config.toml`, compiled in, so the binary works from any directory.
+//! Secrets never live here: they come from the environment only. A value a user got wrong is
+//! reported as one sentence naming the key and what it expects.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The committed configuration file, used as the built-in defaults.
+pub const DEFAULTS: &str = include_str!("../config.toml");
+/// The default configuration path.
+pub const DEFAULT_PATH: &str = "config.toml";
+/// Prefix of environment overrides: `CITEBOT__ANSWER__MIN_CONFIDENCE=0.6`.
+pub const ENV_PREFIX: &str = "CITEBOT";
+
+/// All settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Config {
+    /// Where the articles are.
+    pub corpus: CorpusConfig,
+    /// Where the index goes.
+    pub index: IndexConfig,
+    /// How answers are chosen and cut.
+    pub answer: AnswerConfig,
+    /// Retrieval weights.
+    pub retrieval: RetrievalConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[corpus]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CorpusConfig {
+    /// Directory of Markdown (and plain-text) articles.
+    pub dir: PathBuf,
+    /// Synonyms file (Solr format); a missing file means no synonyms.
+    pub synonyms: PathBuf,
+}
+
+/// `[index]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct IndexConfig {
+    /// Directory of the derived index.
+    pub dir: PathBuf,
+}
+
+/// `[answer]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct AnswerConfig {
+    /// Below this confidence the bot declines.
+    pub min_confidence: f64,
+    /// Longest excerpt in characters.
+    pub max_excerpt_chars: usize,
+    /// Number of alternatives offered.
+    pub alternatives: usize,
+}
+
+/// `[retrieval]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct RetrievalConfig {
+    /// BM25 candidates re-ranked per question.
+    pub candidates: usize,
+    /// Weight multiplier for generic words.
+    pub generic_word_factor: f32,
+    /// Weight of a word the corpus never uses, relative to the rarest word.
+    pub unknown_word_factor: f32,
+    /// Credit for a spelling-corrected match.
+    pub spelling_factor: f32,
+    /// Credit for a synonym match.
+    pub synonym_factor: f32,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct LogConfig {
+    /// Default level filter (overridden by `RUST_LOG`), e.g. `info` or `citebot=debug`.
+    pub level: String,
+}
+
+/// A configuration the user must fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file named with `--config` does not exist.
+    #[error(
+        "the configuration file {0} does not exist; pass an existing file with --config, or leave --config out to use config.toml"
+    )]
+    MissingFile(PathBuf),
+    /// The file or an environment variable could not be read or has a wrong value.
+    #[error(
+        "the configuration is invalid: {0}. Fix it in the configuration file or the matching CITEBOT__SECTION__KEY variable"
+    )]
+    Invalid(String),
+    /// A value is out of its range.
+    #[error("the configuration value {key} = {value} is out of range: it must be {expected}")]
+    OutOfRange {
+        /// Dotted key.
+        key: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        expected: &'static str,
+    },
+}
+
+impl Config {
+    /// Loads the built-in defaults, then `path` (required when `explicit`), then the environment.
+    pub fn load(path: &Path, explicit: bool) -> Result<Config, ConfigError> {
+        Self::load_with_env(path, explicit, std::env::vars())
+    }
+
+    /// Like [`Config::load`] with the given environment (for tests).
+    pub fn load_with_env(
+        path: &Path,
+        explicit: bool,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        if explicit && !path.is_file() {
+            return Err(ConfigError::MissingFile(path.to_path_buf()));
+        }
+        let env: config::Map<String, String> =
+            env.into_iter().filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__"))).collect();
+        let mut builder =
+            config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if path.is_file() {
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let config: Config = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let range = |key, value: String, ok: bool, expected| {
+            if ok { Ok(()) } else { Err(ConfigError::OutOfRange { key, value, expected }) }
+        };
+        let a = &self.answer;
+        range(
+            "answer.min_confidence",
+            a.min_confidence.to_string(),
+            (0.0..=1.0).contains(&a.min_confidence),
+            "between 0 and 1",
+        )?;
+        range(
+            "answer.max_excerpt_chars",
+            a.max_excerpt_chars.to_string(),
+            (100..=4000).contains(&a.max_excerpt_chars),
+            "between 100 and 4000",
+        )?;
+        range("answer.alternatives", a.alternatives.to_string(), a.alternatives <= 10, "at most 10")?;
+        let r = &self.retrieval;
+        range(
+            "retrieval.candidates",
+            r.candidates.to_string(),
+            (1..=1000).contains(&r.candidates),
+            "between 1 and 1000",
+        )?;
+        for (key, v) in [
+            ("retrieval.generic_word_factor", r.generic_word_factor),
+            ("retrieval.unknown_word_factor", r.unknown_word_factor),
+            ("retrieval.spelling_factor", r.spelling_factor),
+            ("retrieval.synonym_factor", r.synonym_factor),
+        ] {
+            range(key, v.to_string(), (0.0..=2.0).contains(&v), "between 0 and 2")?;
+        }
+        Ok(())
+    }
+
+    /// Retrieval settings derived from this configuration.
+    pub fn retrieval_settings(&self) -> crate::retrieval::Settings {
+        crate::retrieval::Settings {
+            min_confidence: self.answer.min_confidence,
+            max_excerpt_chars: self.answer.max_excerpt_chars,
+            alternatives: self.answer.alternatives,
+            candidates: self.retrieval.candidates,
+            analysis: crate::question::AnalysisSettings {
+                generic_word_factor: self.retrieval.generic_word_factor,
+                unknown_word_factor: self.retrieval.unknown_word_factor,
+                spelling_factor: self.retrieval.spelling_factor,
+                synonym_factor: self.retrieval.synonym_factor,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_load_without_a_file() {
+        let c = Config::load_with_env(Path::new("/nonexistent/config.toml"), false, env(&[])).unwrap();
+        assert_eq!(c.corpus.dir, PathBuf::from("corpus"));
+        assert_eq!(c.answer.max_excerpt_chars, 700);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let c = Config::load_with_env(
+            Path::new("/nonexistent"),
+            false,
+            env(&[("CITEBOT__ANSWER__MIN_CONFIDENCE", "0.25"), ("CITEBOT__INDEX__DIR", "/tmp/x")]),
+        )
+        .unwrap();
+        assert_eq!(c.answer.min_confidence, 0.25);
+        assert_eq!(c.index.dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn user_mistakes_are_one_clear_sentence() {
+        let e = Config::load_with_env(Path::new("/nonexistent"), true, env(&[])).unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        let e = Config::load_with_env(
+            Path::new("/x"),
+            false,
+            env(&[("CITEBOT__ANSWER__MIN_CONFIDENCE", "high")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("min_confidence"), "{e}");
+        let e =
+            Config::load_with_env(Path::new("/x"), false, env(&[("CITEBOT__ANSWER__MIN_CONFIDENCE", "3")]))
+                .unwrap_err();
+        assert!(e.to_string().contains("between 0 and 1"), "{e}");
+    }
+}

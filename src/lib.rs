@@ -1,0 +1,21 @@
+//! citebot: answers questions by quoting the most relevant passage of a corpus of articles, verbatim
+//! and with its source, or says the corpus does not cover it.
+//!
+//! The library holds everything; `main.rs` only turns [`cli::run`] into an exit code. See
+//! ARCHITECTURE.md for the map.
+
+#![warn(missing_docs)]
+
+pub mod analysis;
+pub mod answer;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod corpus;
+pub mod eval;
+pub mod index;
+pub mod question;
+pub mod render;
+pub mod retrieval;
+pub mod synonyms;
+pub mod telemetry;

@@ -1,0 +1,461 @@
+//! Question analysis: from what someone typed to weighted concept groups.
+//!
+//! A question becomes a list of [`Group`]s, one per concept the person asked about. Each group has
+//! alternatives: the word itself, what the synonyms file rewrites it to, or the corpus word it is
+//! most likely a misspelling of. Chat filler ("hi", "pls", "lol") and question words are dropped;
+//! generic words ("help", "good", "use") count for little. A group's weight is the rarity (IDF) of its
+//! best alternative in the corpus, and a word the corpus has never seen weighs as much as the rarest
+//! word: a question about "tretinoin" is not answered by a passage about "collagen".
+//!
+//! This module is plain Rust: it asks a [`TermStats`] for document frequencies and knows nothing of
+//! Tantivy.
+
+use crate::analysis::{self, Token};
+use crate::synonyms::Synonyms;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+/// Questions are cut to this many characters before analysis: bounded work for any input.
+pub const MAX_QUESTION_CHARS: usize = 1000;
+
+/// Where the corpus statistics come from (the index in production, a map in tests).
+pub trait TermStats {
+    /// Number of passages.
+    fn passages(&self) -> u64;
+    /// In how many passages `term` occurs in the text, list/table context, or headings.
+    fn doc_freq(&self, term: &str) -> u64;
+    /// True when `term` occurs anywhere in the corpus, titles included.
+    fn known(&self, term: &str) -> bool;
+}
+
+/// How an alternative came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// The word as typed.
+    Word,
+    /// A synonyms file rule.
+    Synonym,
+    /// The nearest corpus word to a misspelling.
+    Spelling,
+}
+
+/// One way to match a concept: a phrase of analysed terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alternative {
+    /// Analysed terms, all of which must be present.
+    pub terms: Vec<String>,
+    /// Multiplies the credit for matching this alternative (1 for the word itself).
+    pub factor: f32,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+/// One concept of the question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// The words as typed (lower-case).
+    pub words: String,
+    /// Ways to match it.
+    pub alternatives: Vec<Alternative>,
+    /// Importance: IDF of the best alternative, or of an unseen word; smaller for generic words.
+    pub weight: f32,
+    /// True when some alternative occurs in the corpus.
+    pub known: bool,
+}
+
+/// An analysed question.
+#[derive(Debug, Clone, Default)]
+pub struct Analysed {
+    /// The question as used (cut to [`MAX_QUESTION_CHARS`]).
+    pub text: String,
+    /// Its concept groups.
+    pub groups: Vec<Group>,
+}
+
+/// Tunable parts of question analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisSettings {
+    /// Weight multiplier for generic words ("help", "good", "use").
+    pub generic_word_factor: f32,
+    /// Weight of a word the corpus has never seen, as a multiple of the rarest possible IDF.
+    pub unknown_word_factor: f32,
+    /// Credit for an alternative that came from spelling correction.
+    pub spelling_factor: f32,
+    /// Credit for an alternative that came from a synonym rule.
+    pub synonym_factor: f32,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        AnalysisSettings {
+            generic_word_factor: 0.3,
+            unknown_word_factor: 1.0,
+            spelling_factor: 0.9,
+            synonym_factor: 0.95,
+        }
+    }
+}
+
+/// Spelling candidates: the corpus's words and the synonyms' trigger words.
+#[derive(Debug, Default, Clone)]
+pub struct Lexicon {
+    /// (surface word, term), grouped by character count for a quick length filter.
+    by_len: HashMap<usize, Vec<(String, String)>>,
+}
+
+impl Lexicon {
+    /// Builds a lexicon from `(surface, term)` pairs.
+    pub fn new<'a>(words: impl IntoIterator<Item = (&'a str, &'a str)>) -> Lexicon {
+        let mut by_len: HashMap<usize, Vec<(String, String)>> = HashMap::new();
+        for (surface, term) in words {
+            if surface.chars().count() >= 4 && !surface.chars().any(|c| c.is_numeric()) {
+                by_len.entry(surface.chars().count()).or_default().push((surface.into(), term.into()));
+            }
+        }
+        for v in by_len.values_mut() {
+            v.sort();
+            v.dedup();
+        }
+        Lexicon { by_len }
+    }
+
+    /// The term of the closest word to `word` within the allowed edit distance (1 up to 7 letters,
+    /// 2 beyond), preferring the more frequent; failing that, a corpus term of the same stem family
+    /// as `term`. None when nothing is close or `word` is short.
+    pub fn correct(&self, word: &str, term: &str, stats: &dyn TermStats) -> Option<String> {
+        let chars: Vec<char> = word.chars().collect();
+        if chars.len() < 4 || chars.iter().any(|c| c.is_numeric()) {
+            return None;
+        }
+        let max = if chars.len() <= 7 { 1 } else { 2 };
+        let mut best: Option<(usize, u64, &str)> = None;
+        for len in chars.len().saturating_sub(max)..=chars.len() + max {
+            for (surface, term) in self.by_len.get(&len).into_iter().flatten() {
+                let Some(d) = bounded_distance(&chars, surface, max) else { continue };
+                let df = stats.doc_freq(term);
+                let better = match best {
+                    None => true,
+                    Some((bd, bdf, bterm)) => {
+                        (d, std::cmp::Reverse(df), term.as_str()) < (bd, std::cmp::Reverse(bdf), bterm)
+                    }
+                };
+                if better {
+                    best = Some((d, df, term));
+                }
+            }
+        }
+        if let Some((_, _, t)) = best {
+            return Some(t.to_string());
+        }
+        self.same_stem_family(term, stats)
+    }
+
+    /// A corpus term that starts with `term` or that `term` starts with (at least five letters
+    /// shared): "recov" (recovering) meets "recoveri" (recovery). The most frequent wins.
+    fn same_stem_family(&self, term: &str, stats: &dyn TermStats) -> Option<String> {
+        if term.chars().count() < 5 {
+            return None;
+        }
+        let mut best: Option<(u64, &str)> = None;
+        for (_, t) in self.by_len.values().flatten() {
+            let (short, long) = if t.len() <= term.len() { (t.as_str(), term) } else { (term, t.as_str()) };
+            if short.chars().count() >= 5
+                && long.starts_with(short)
+                && long.len() - short.len() <= 4
+                && t != term
+            {
+                let df = stats.doc_freq(t);
+                if best.is_none_or(|(bdf, bt)| {
+                    (df, std::cmp::Reverse(t.as_str())) > (bdf, std::cmp::Reverse(bt))
+                }) {
+                    best = Some((df, t));
+                }
+            }
+        }
+        best.map(|(_, t)| t.to_string())
+    }
+}
+
+/// Optimal-string-alignment distance between `a` and `b`, or None when it exceeds `max`.
+fn bounded_distance(a: &[char], b: &str, max: usize) -> Option<usize> {
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > max {
+        return None;
+    }
+    let (n, m) = (a.len(), b.len());
+    let mut prev2 = vec![0usize; m + 1];
+    let mut prev: Vec<usize> = (0..=m).collect();
+    let mut cur = vec![0usize; m + 1];
+    for i in 1..=n {
+        cur[0] = i;
+        let mut row_min = cur[0];
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return None;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    (prev[m] <= max && prev[m] > 0).then_some(prev[m])
+}
+
+/// BM25's inverse document frequency.
+pub fn idf(passages: u64, df: u64) -> f32 {
+    let n = passages as f32;
+    let df = df as f32;
+    (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+}
+
+/// Cuts `question` to at most [`MAX_QUESTION_CHARS`] characters, on a character boundary.
+pub fn bounded(question: &str) -> &str {
+    match question.char_indices().nth(MAX_QUESTION_CHARS) {
+        Some((i, _)) => &question[..i],
+        None => question,
+    }
+}
+
+/// Analyses a question into weighted concept groups.
+pub fn analyse(
+    question: &str,
+    synonyms: &Synonyms,
+    lexicon: &Lexicon,
+    stats: &dyn TermStats,
+    settings: &AnalysisSettings,
+) -> Analysed {
+    let text = bounded(question).to_string();
+    let tokens: Vec<Token> = analysis::tokenize(&text);
+    let terms: Vec<&str> = tokens.iter().map(|t| t.term.as_str()).collect();
+    let expansions = synonyms.expand(&terms);
+    let n = stats.passages().max(1);
+    let unseen_weight = idf(n, 0) * settings.unknown_word_factor;
+
+    let mut groups: Vec<Group> = Vec::new();
+    let mut i = 0;
+    let mut exp = expansions.iter().peekable();
+    while i < tokens.len() {
+        if let Some(e) = exp.next_if(|e| e.start == i) {
+            let words =
+                tokens[e.start..e.end].iter().map(|t| t.surface.as_str()).collect::<Vec<_>>().join(" ");
+            let mut alternatives: Vec<Alternative> = e
+                .alternatives
+                .iter()
+                .map(|terms| Alternative {
+                    terms: terms.clone(),
+                    factor: settings.synonym_factor,
+                    origin: Origin::Synonym,
+                })
+                .collect();
+            // The words as typed still count when the corpus uses them too.
+            let own: Vec<String> =
+                tokens[e.start..e.end].iter().filter(|t| !t.stop).map(|t| t.term.clone()).collect();
+            if !own.is_empty()
+                && !alternatives.iter().any(|a| a.terms == own)
+                && own.iter().all(|t| stats.known(t))
+            {
+                alternatives.push(Alternative { terms: own, factor: 1.0, origin: Origin::Word });
+            }
+            let generic = tokens[e.start..e.end].iter().all(|t| t.stop || is_generic(&t.surface));
+            groups.push(group(words, alternatives, generic, stats, n, unseen_weight, settings));
+            i = e.end;
+            continue;
+        }
+        let t = &tokens[i];
+        i += 1;
+        if t.stop || is_filler(&t.surface) {
+            continue;
+        }
+        if groups
+            .iter()
+            .any(|g| g.alternatives.iter().any(|a| a.origin == Origin::Word && a.terms == [t.term.clone()]))
+        {
+            continue; // the same word twice adds nothing
+        }
+        let mut alternatives =
+            vec![Alternative { terms: vec![t.term.clone()], factor: 1.0, origin: Origin::Word }];
+        if !stats.known(&t.term)
+            && let Some(fixed) = lexicon.correct(&t.surface, &t.term, stats)
+        {
+            alternatives.push(Alternative {
+                terms: vec![fixed],
+                factor: settings.spelling_factor,
+                origin: Origin::Spelling,
+            });
+        }
+        groups.push(group(
+            t.surface.clone(),
+            alternatives,
+            is_generic(&t.surface),
+            stats,
+            n,
+            unseen_weight,
+            settings,
+        ));
+    }
+    Analysed { text, groups }
+}
+
+fn group(
+    words: String,
+    mut alternatives: Vec<Alternative>,
+    generic: bool,
+    stats: &dyn TermStats,
+    n: u64,
+    unseen_weight: f32,
+    settings: &AnalysisSettings,
+) -> Group {
+    let alt_idf = |a: &Alternative| {
+        let idfs: Vec<f32> = a.terms.iter().map(|t| idf(n, stats.doc_freq(t))).collect();
+        idfs.iter().sum::<f32>() / idfs.len().max(1) as f32
+    };
+    let is_known = |a: &Alternative| a.terms.iter().all(|t| stats.known(t));
+    let known = alternatives.iter().any(is_known);
+    let mut weight = if known {
+        alternatives.iter().filter(|a| is_known(a)).map(alt_idf).fold(0.0, f32::max)
+    } else {
+        unseen_weight
+    };
+    // A broader alternative (a synonym's "post-procedure" for "microneedling") earns less than the
+    // most specific one: credit scales with the square root of its rarity relative to the best.
+    if known && weight > 0.0 {
+        for a in alternatives.iter_mut().filter(|a| is_known(a)) {
+            a.factor *= (alt_idf(a) / weight).clamp(0.0, 1.0).sqrt();
+        }
+    }
+    if generic {
+        weight *= settings.generic_word_factor;
+    }
+    Group { words, alternatives, weight, known }
+}
+
+/// Chat filler and question scaffolding that carry no topic ("hi", "pls", "anyone", "know").
+pub fn is_filler(word: &str) -> bool {
+    FILLER.binary_search(&word).is_ok()
+}
+
+/// Generic words: real words, but too vague to decide a topic ("help", "good", "use"), in any
+/// inflection ("helping", "used").
+pub fn is_generic(word: &str) -> bool {
+    static TERMS: OnceLock<HashSet<String>> = OnceLock::new();
+    GENERIC.binary_search(&word).is_ok()
+        || TERMS
+            .get_or_init(|| GENERIC.iter().map(|w| analysis::term_of(w)).collect())
+            .contains(&analysis::term_of(word))
+}
+
+const FILLER: &[&str] = &[
+    "abt", "actually", "also", "anybody", "anyone", "basically", "bc", "btw", "can", "cant", "could",
+    "coz", "curious", "cuz", "did", "does", "dont", "eh", "even", "ever", "explain", "fr", "gonna",
+    "guys", "hello", "hey", "hi", "hiya", "hmm", "hows", "hw", "idk", "imo", "isnt", "ive", "kinda",
+    "know", "lmao", "lol", "may", "might", "must", "ok", "okay", "please", "pls", "plz", "ppl", "pretty",
+    "question", "r", "rly", "shall", "so", "somebody", "someone", "sorta", "still", "tbh", "tell",
+    "thank", "thanks", "tho", "though", "thx", "ty", "u", "uh", "um", "ur", "wanna", "wat", "whats",
+    "wondering", "would", "wut", "ya", "yall", "yeah", "yes", "yo",
+];
+
+const GENERIC: &[&str] = &[
+    "according", "bad", "best", "better", "do", "done", "exactly", "feel", "feels", "fine", "generally",
+    "get", "gets", "give", "gives", "go", "going", "good", "got", "help", "helps", "keep", "like",
+    "look", "looks", "make", "makes", "need", "needs", "point", "purpose", "put", "real", "really",
+    "role", "say", "says", "seem", "seems", "session", "sessions", "stuff", "take", "takes", "thing",
+    "things", "typically", "use", "used", "uses", "using", "usually", "want", "way", "ways", "work",
+    "works", "worth",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct Stats(HashMap<String, u64>);
+    impl TermStats for Stats {
+        fn passages(&self) -> u64 {
+            100
+        }
+        fn doc_freq(&self, term: &str) -> u64 {
+            self.0.get(term).copied().unwrap_or(0)
+        }
+        fn known(&self, term: &str) -> bool {
+            self.0.contains_key(term)
+        }
+    }
+
+    fn stats(words: &[(&str, u64)]) -> Stats {
+        Stats(words.iter().map(|(w, df)| (analysis::term_of(w), *df)).collect())
+    }
+
+    #[test]
+    fn word_lists_are_sorted() {
+        assert!(FILLER.windows(2).all(|w| w[0] < w[1]));
+        assert!(GENERIC.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn misspelling_is_corrected_to_a_corpus_word() {
+        let s = stats(&[("collagen", 40), ("serum", 20), ("humectant", 1)]);
+        let lex = Lexicon::new([("collagen", "collagen"), ("serum", "serum"), ("humectant", "humect")]);
+        let a = analyse(
+            "is colagen serun a humectant??",
+            &Synonyms::default(),
+            &lex,
+            &s,
+            &AnalysisSettings::default(),
+        );
+        let words: Vec<_> = a.groups.iter().map(|g| (g.words.as_str(), g.known)).collect();
+        assert_eq!(words, [("colagen", true), ("serun", true), ("humectant", true)]);
+        assert_eq!(a.groups[0].alternatives[1].origin, Origin::Spelling);
+        assert_eq!(a.groups[0].alternatives[1].terms, ["collagen"]);
+    }
+
+    #[test]
+    fn unseen_words_weigh_most_and_filler_is_dropped() {
+        let s = stats(&[("collagen", 40), ("serum", 30), ("use", 10)]);
+        let a = analyse(
+            "hey guys can u use collagen serum with tretinoin pls",
+            &Synonyms::default(),
+            &Lexicon::default(),
+            &s,
+            &AnalysisSettings::default(),
+        );
+        let words: Vec<_> = a.groups.iter().map(|g| g.words.as_str()).collect();
+        assert_eq!(words, ["use", "collagen", "serum", "tretinoin"]);
+        let tretinoin = &a.groups[3];
+        assert!(!tretinoin.known);
+        assert!(a.groups.iter().all(|g| g.weight <= tretinoin.weight));
+        assert!(a.groups[0].weight < a.groups[2].weight, "generic 'use' weighs little");
+    }
+
+    #[test]
+    fn synonyms_make_lay_words_known() {
+        let (syn, _) = Synonyms::parse("redness => inflammation\n");
+        let s = stats(&[("inflammation", 3)]);
+        let a = analyse("does it calm redness", &syn, &Lexicon::default(), &s, &AnalysisSettings::default());
+        let redness = a.groups.iter().find(|g| g.words == "redness").unwrap();
+        assert!(redness.known);
+        assert_eq!(redness.alternatives[0].origin, Origin::Synonym);
+    }
+
+    #[test]
+    fn distance_is_bounded() {
+        let a: Vec<char> = "colagen".chars().collect();
+        assert_eq!(bounded_distance(&a, "collagen", 1), Some(1));
+        assert_eq!(bounded_distance(&a, "coligan", 1), None);
+        assert_eq!(bounded_distance(&"abcd".chars().collect::<Vec<_>>(), "abdc", 1), Some(1));
+        assert_eq!(bounded_distance(&a, "colagen", 1), None, "identical words need no correction");
+    }
+
+    #[test]
+    fn long_questions_are_cut() {
+        let q = "é".repeat(MAX_QUESTION_CHARS * 3);
+        assert_eq!(bounded(&q).chars().count(), MAX_QUESTION_CHARS);
+    }
+}

@@ -1,0 +1,475 @@
+//! Retrieval: from a question to an [`Answer`] or a decline.
+//!
+//! 1. The question is analysed into weighted concept groups ([`crate::question`]).
+//! 2. The index returns BM25 candidates for every alternative of every group, over the passage text,
+//!    its list/table lead-in, its section headings and the article title, each field weighted.
+//! 3. Candidates are re-ranked by *coverage*: the share of the question's weight that the passage
+//!    matches, where a match in the passage's own words counts fully, in its lead-in or section
+//!    headings nearly so, and in the article title a little. BM25 breaks near-ties, then the
+//!    passage's position in its section (the lead passage first).
+//! 4. The best passage's coverage is the confidence. Below the configured threshold the question is
+//!    declined, with the nearest sections.
+//!
+//! Plain Rust apart from the index handle; no Discord, no terminal.
+
+use crate::analysis;
+use crate::answer::{self, Alternative as AltAnswer, Answer, Source, WordMatch};
+use crate::index::{Hit, IndexError, SearchField, SearchIndex, StoredPassage, WeightedTerm};
+use crate::question::{self, Analysed, AnalysisSettings, Lexicon, TermStats};
+use crate::synonyms::Synonyms;
+use std::collections::HashSet;
+
+/// Tunable retrieval settings (the `[answer]` and `[retrieval]` configuration sections).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Confidence below which a question is declined.
+    pub min_confidence: f64,
+    /// Longest excerpt, in characters.
+    pub max_excerpt_chars: usize,
+    /// How many alternatives to return.
+    pub alternatives: usize,
+    /// How many BM25 candidates to re-rank.
+    pub candidates: usize,
+    /// Question analysis weights.
+    pub analysis: AnalysisSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            min_confidence: 0.5,
+            max_excerpt_chars: 700,
+            alternatives: 3,
+            candidates: 40,
+            analysis: AnalysisSettings::default(),
+        }
+    }
+}
+
+/// Credit for a question word found in each part of a passage.
+const IN_TEXT: f32 = 1.0;
+const IN_CONTEXT: f32 = 0.9;
+const IN_HEADING: f32 = 0.85;
+const IN_TITLE: f32 = 0.5;
+/// BM25 boosts per field.
+const FIELD_BOOSTS: [(SearchField, f32); 4] = [
+    (SearchField::Text, 1.0),
+    (SearchField::Context, 0.5),
+    (SearchField::Heading, 1.5),
+    (SearchField::Title, 0.2),
+];
+/// How much the (normalised) BM25 score adds to coverage when ranking.
+const BM25_WEIGHT: f32 = 0.15;
+/// Ranking bonus for passages of a section whose heading the question restates.
+const RESTATEMENT_BONUS: f32 = 0.3;
+/// Section headings that conventionally summarise an article. A question that only restates an
+/// article's title ("What does collagen serum do?") is answered from such a section.
+const SUMMARY_HEADINGS: &[&str] = &[
+    "bottom line",
+    "conclusion",
+    "conclusions",
+    "final thoughts",
+    "in a nutshell",
+    "in short",
+    "in summary",
+    "key points",
+    "key takeaways",
+    "overview",
+    "summary",
+    "takeaways",
+    "the bottom line",
+    "tl dr",
+    "tldr",
+];
+
+/// The answering engine: an open index plus synonyms and spelling lexicon.
+#[derive(Debug)]
+pub struct Retriever {
+    index: SearchIndex,
+    synonyms: Synonyms,
+    lexicon: Lexicon,
+    settings: Settings,
+}
+
+struct IndexStats<'a>(&'a SearchIndex);
+
+impl TermStats for IndexStats<'_> {
+    fn passages(&self) -> u64 {
+        self.0.num_passages()
+    }
+    fn doc_freq(&self, term: &str) -> u64 {
+        let text = self.0.doc_freq(term, SearchField::Text).max(self.0.doc_freq(term, SearchField::Context));
+        if text > 0 { text } else { self.0.doc_freq(term, SearchField::Heading) }
+    }
+    fn known(&self, term: &str) -> bool {
+        [SearchField::Text, SearchField::Context, SearchField::Heading, SearchField::Title]
+            .into_iter()
+            .any(|f| self.0.doc_freq(term, f) > 0)
+    }
+}
+
+/// One re-ranked candidate.
+struct Ranked {
+    hit: Hit,
+    coverage: f32,
+    rank: f32,
+    /// Per group: (credit, where).
+    found: Vec<(f32, Option<&'static str>)>,
+}
+
+impl Retriever {
+    /// Wraps an open index.
+    pub fn new(index: SearchIndex, synonyms: Synonyms, settings: Settings) -> Retriever {
+        let mut words: Vec<(&str, &str)> =
+            index.meta().vocabulary.iter().map(|(s, t)| (s.as_str(), t.as_str())).collect();
+        words.extend(synonyms.trigger_words().map(|t| (t, t)));
+        let lexicon = Lexicon::new(words);
+        Retriever { index, synonyms, lexicon, settings }
+    }
+
+    /// The index in use.
+    pub fn index(&self) -> &SearchIndex {
+        &self.index
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Analyses a question against this corpus.
+    pub fn analyse(&self, question: &str) -> Analysed {
+        question::analyse(
+            question,
+            &self.synonyms,
+            &self.lexicon,
+            &IndexStats(&self.index),
+            &self.settings.analysis,
+        )
+    }
+
+    /// Answers a question, or declines it with the nearest sections.
+    pub fn answer(&self, question: &str) -> Result<Answer, IndexError> {
+        let analysed = self.analyse(question);
+        let ranked = self.rank(&analysed)?;
+        Ok(self.build_answer(question, &analysed, ranked))
+    }
+
+    fn rank(&self, analysed: &Analysed) -> Result<Vec<Ranked>, IndexError> {
+        let mut clauses = Vec::new();
+        for g in analysed.groups.iter().filter(|g| g.known) {
+            for alt in &g.alternatives {
+                for term in &alt.terms {
+                    for (field, boost) in FIELD_BOOSTS {
+                        clauses.push(WeightedTerm {
+                            term: term.clone(),
+                            field,
+                            boost: boost * alt.factor * (g.weight / question::idf(10, 1)).max(0.05),
+                        });
+                    }
+                }
+            }
+        }
+        let mut hits = self.index.search(&clauses, self.settings.candidates)?;
+        let question_terms: HashSet<String> = analysed
+            .groups
+            .iter()
+            .flat_map(|g| g.alternatives.iter().filter(|a| a.origin == question::Origin::Word))
+            .flat_map(|a| a.terms.iter().cloned())
+            .collect();
+        let summary = self.summary_for_title_question(&question_terms, &hits)?;
+        for p in &summary {
+            if !hits.iter().any(|h| h.passage.id == p.id) {
+                hits.push(Hit { score: 0.0, passage: p.clone() });
+            }
+        }
+        let total: f32 = analysed.groups.iter().map(|g| g.weight).sum();
+        let top_bm25 = hits.first().map(|h| h.score).unwrap_or(1.0).max(f32::EPSILON);
+        let mut ranked: Vec<Ranked> = hits
+            .into_iter()
+            .map(|hit| {
+                let fields = PassageTerms::of(&hit.passage);
+                let found: Vec<(f32, Option<&'static str>)> =
+                    analysed.groups.iter().map(|g| fields.best_match(g)).collect();
+                let covered: f32 = analysed.groups.iter().zip(&found).map(|(g, (c, _))| g.weight * c).sum();
+                let coverage = if total > 0.0 { covered / total } else { 0.0 };
+                let restated = restatement(&question_terms, &hit.passage);
+                let in_summary = summary.iter().any(|p| p.section_id == hit.passage.section_id);
+                let rank = coverage
+                    + BM25_WEIGHT * hit.score / top_bm25
+                    + RESTATEMENT_BONUS * restated
+                    + if in_summary { RESTATEMENT_BONUS } else { 0.0 }
+                    - 0.001 * hit.passage.position.min(50) as f32;
+                Ranked { hit, coverage, rank, found }
+            })
+            .collect();
+        ranked
+            .sort_by(|a, b| b.rank.total_cmp(&a.rank).then_with(|| a.hit.passage.id.cmp(&b.hit.passage.id)));
+        Ok(ranked)
+    }
+
+    /// When every word of the question is in the top article's title, that article's summary
+    /// section (if it has one), in order.
+    fn summary_for_title_question(
+        &self,
+        question_terms: &HashSet<String>,
+        hits: &[Hit],
+    ) -> Result<Vec<StoredPassage>, IndexError> {
+        let Some(top) = hits.first() else { return Ok(Vec::new()) };
+        let Some(article) = self.index.meta().articles.iter().find(|a| a.path == top.passage.article_path)
+        else {
+            return Ok(Vec::new());
+        };
+        let title: HashSet<String> = analysis::terms(&article.title).into_iter().collect();
+        if question_terms.is_empty() || !question_terms.is_subset(&title) {
+            return Ok(Vec::new());
+        }
+        let summary = article.sections.iter().find(|s| {
+            s.heading_path.len() > 1
+                && s.heading_path.last().is_some_and(|h| {
+                    let words =
+                        analysis::tokenize(h).into_iter().map(|t| t.surface).collect::<Vec<_>>().join(" ");
+                    SUMMARY_HEADINGS.contains(&words.as_str())
+                })
+        });
+        match summary {
+            Some(s) => self.index.section_passages(&s.id),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn source_of(&self, p: &StoredPassage) -> Source {
+        let article = self.index.meta().articles.iter().find(|a| a.path == p.article_path);
+        Source {
+            title: article
+                .map(|a| a.title.clone())
+                .unwrap_or_else(|| p.heading_path.first().cloned().unwrap_or_default()),
+            path: p.article_path.clone(),
+            url: article.and_then(|a| a.url.clone()),
+            anchor: p.anchor.clone(),
+            line: p.line,
+        }
+    }
+
+    fn build_answer(&self, question: &str, analysed: &Analysed, ranked: Vec<Ranked>) -> Answer {
+        let max = self.settings.max_excerpt_chars;
+        let confidence = ranked.first().map(|r| r.coverage).unwrap_or(0.0) as f64;
+        let matched: Vec<WordMatch> = analysed
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let found = ranked.first().and_then(|r| r.found[i].1);
+                let via = g
+                    .alternatives
+                    .iter()
+                    .find(|a| a.terms.iter().all(|t| IndexStats(&self.index).known(t)))
+                    .map(|a| a.origin);
+                WordMatch { words: g.words.clone(), via, found_in: found, weight: round(g.weight as f64) }
+            })
+            .collect();
+        let query_terms: HashSet<String> = analysed
+            .groups
+            .iter()
+            .flat_map(|g| g.alternatives.iter().flat_map(|a| a.terms.clone()))
+            .collect();
+        let is_match = |text: &str| {
+            let text = text.to_string();
+            let terms = &query_terms;
+            move |s: usize, e: usize| terms.contains(&analysis::term_of(&text[s..e].to_lowercase()))
+        };
+
+        let answered = confidence >= self.settings.min_confidence && !ranked.is_empty();
+        let decline_reason = if answered {
+            None
+        } else if analysed.groups.is_empty() {
+            Some("The question has no words to search for; ask about a topic in the articles.".to_string())
+        } else if analysed.groups.iter().all(|g| !g.known) {
+            Some("None of the question's words appear in the articles.".to_string())
+        } else {
+            let missing: Vec<&str> =
+                analysed.groups.iter().filter(|g| !g.known).map(|g| g.words.as_str()).collect();
+            Some(if missing.is_empty() {
+                "No passage matches enough of the question.".to_string()
+            } else {
+                format!("The articles never mention {}.", quote_list(&missing))
+            })
+        };
+
+        let mut alternatives = Vec::new();
+        let mut seen_sections = HashSet::new();
+        let skip = usize::from(answered);
+        if let Some(first) = ranked.first().filter(|_| !answered) {
+            seen_sections.insert(first.hit.passage.section_id.clone());
+        }
+        for r in ranked.iter().skip(skip) {
+            if alternatives.len() == self.settings.alternatives {
+                break;
+            }
+            let p = &r.hit.passage;
+            // A decline points to distinct sections; an answer offers the next passages.
+            if !answered && !seen_sections.insert(p.section_id.clone()) {
+                continue;
+            }
+            if r.coverage <= 0.0 {
+                continue;
+            }
+            let ex = answer::excerpt(&p.text, max, is_match(&p.text));
+            alternatives.push(AltAnswer {
+                excerpt: ex.text,
+                section: p.heading_path.clone(),
+                confidence: round(r.coverage as f64),
+                passage_id: p.id.clone(),
+                section_id: p.section_id.clone(),
+                source: self.source_of(p),
+            });
+        }
+        if !answered {
+            // The nearest section comes first among the alternatives.
+            if let Some(first) = ranked.first().filter(|r| r.coverage > 0.0) {
+                let p = &first.hit.passage;
+                let ex = answer::excerpt(&p.text, max, is_match(&p.text));
+                alternatives.insert(
+                    0,
+                    AltAnswer {
+                        excerpt: ex.text,
+                        section: p.heading_path.clone(),
+                        confidence: round(first.coverage as f64),
+                        passage_id: p.id.clone(),
+                        section_id: p.section_id.clone(),
+                        source: self.source_of(p),
+                    },
+                );
+                alternatives.truncate(self.settings.alternatives);
+            }
+        }
+
+        let best = ranked.first().map(|r| &r.hit.passage);
+        let (excerpt, highlights, truncated) = match best.filter(|_| answered) {
+            Some(p) => {
+                let ex = answer::excerpt(&p.text, max, is_match(&p.text));
+                let hl = highlights(&ex.text, &query_terms);
+                (Some(ex.text), hl, ex.truncated)
+            }
+            None => (None, Vec::new(), false),
+        };
+        let nearest = best.filter(|_| answered || ranked[0].coverage > 0.0);
+        Answer {
+            question: question.to_string(),
+            answered,
+            confidence: round(confidence),
+            excerpt,
+            section: nearest.map(|p| p.heading_path.clone()).unwrap_or_default(),
+            source: nearest.map(|p| self.source_of(p)),
+            alternatives,
+            passage_id: best.filter(|_| answered).map(|p| p.id.clone()),
+            section_id: nearest.map(|p| p.section_id.clone()),
+            context: best.filter(|_| answered).and_then(|p| p.context.clone()),
+            highlights,
+            truncated,
+            decline_reason,
+            matched,
+        }
+    }
+
+    /// Every passage of a section, in order (for "Full section").
+    pub fn section(&self, section_id: &str) -> Result<Vec<StoredPassage>, IndexError> {
+        self.index.section_passages(section_id)
+    }
+
+    /// A passage by id, with its source.
+    pub fn passage(&self, id: &str) -> Result<Option<(StoredPassage, Source)>, IndexError> {
+        Ok(self.index.passage(id)?.map(|p| {
+            let s = self.source_of(&p);
+            (p, s)
+        }))
+    }
+}
+
+/// How closely the question restates the passage's own section heading (the article title for an
+/// introduction): 0 below half overlap of their terms, rising to 1 for the same terms.
+fn restatement(question_terms: &HashSet<String>, p: &StoredPassage) -> f32 {
+    let Some(heading) = p.heading_path.last() else { return 0.0 };
+    let heading: HashSet<String> = analysis::terms(heading).into_iter().collect();
+    let union = question_terms.union(&heading).count();
+    if union == 0 {
+        return 0.0;
+    }
+    let jaccard = question_terms.intersection(&heading).count() as f32 / union as f32;
+    ((jaccard - 0.5) / 0.5).max(0.0)
+}
+
+/// Byte ranges of words in `text` whose term is one of `terms`.
+pub fn highlights(text: &str, terms: &HashSet<String>) -> Vec<(usize, usize)> {
+    analysis::tokenize(text)
+        .into_iter()
+        .filter(|t| !t.stop && terms.contains(&t.term))
+        .map(|t| (t.start, t.end))
+        .collect()
+}
+
+fn round(x: f64) -> f64 {
+    (x.clamp(0.0, 1.0e9) * 1000.0).round() / 1000.0
+}
+
+fn quote_list(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("\u{201c}{w}\u{201d}")).collect();
+    match quoted.len() {
+        0 => String::new(),
+        1 => quoted[0].clone(),
+        n => format!("{} or {}", quoted[..n - 1].join(", "), quoted[n - 1]),
+    }
+}
+
+/// The analysed terms of each part of a passage.
+struct PassageTerms {
+    text: HashSet<String>,
+    context: HashSet<String>,
+    heading: HashSet<String>,
+    title: HashSet<String>,
+}
+
+impl PassageTerms {
+    fn of(p: &StoredPassage) -> PassageTerms {
+        let set = |s: &str| analysis::terms(s).into_iter().collect::<HashSet<_>>();
+        PassageTerms {
+            text: set(&p.searchable_text()),
+            context: p.context.as_deref().map(set).unwrap_or_default(),
+            heading: set(&p.heading_path.iter().skip(1).cloned().collect::<Vec<_>>().join(" ")),
+            title: p.heading_path.first().map(|t| set(t)).unwrap_or_default(),
+        }
+    }
+
+    fn place(&self, term: &str) -> Option<(f32, &'static str)> {
+        if self.text.contains(term) {
+            Some((IN_TEXT, "text"))
+        } else if self.context.contains(term) {
+            Some((IN_CONTEXT, "context"))
+        } else if self.heading.contains(term) {
+            Some((IN_HEADING, "heading"))
+        } else if self.title.contains(term) {
+            Some((IN_TITLE, "title"))
+        } else {
+            None
+        }
+    }
+
+    /// The best credit any alternative of `g` earns here, and where it was found.
+    fn best_match(&self, g: &question::Group) -> (f32, Option<&'static str>) {
+        let mut best = (0.0, None);
+        for alt in &g.alternatives {
+            let places: Option<Vec<(f32, &'static str)>> = alt.terms.iter().map(|t| self.place(t)).collect();
+            if let Some(places) = places.filter(|p| !p.is_empty()) {
+                let (credit, at) = places
+                    .iter()
+                    .copied()
+                    .fold((f32::MAX, "text"), |acc, p| if p.0 < acc.0 { p } else { acc });
+                let credit = credit * alt.factor;
+                if credit > best.0 {
+                    best = (credit, Some(at));
+                }
+            }
+        }
+        best
+    }
+}

@@ -1,0 +1,165 @@
+//! Synonyms in the Solr/Elasticsearch format corpus maintainers already know.
+//!
+//! - `a, b, c`: equivalent; a question with any of them searches for all of them.
+//! - `a, b => c, d`: one-way; a question with `a` or `b` searches for `c` and `d` instead.
+//! - `#` starts a comment; blank lines are ignored; entries may be several words ("chemical peel").
+//!
+//! Entries are analysed like everything else (folded, stemmed), so "peels" matches "peel". A line that
+//! cannot be read is reported with its number and skipped. This module knows nothing of the index.
+
+use crate::analysis;
+
+/// A sequence of analysed words, matched in order.
+pub type Phrase = Vec<String>;
+
+#[derive(Debug, Clone, PartialEq)]
+struct Rule {
+    /// Phrases that trigger the rule (all tokens, stop words included, as terms).
+    from: Vec<Phrase>,
+    /// What to search for instead (content terms only).
+    to: Vec<Phrase>,
+}
+
+/// A loaded synonyms file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Synonyms {
+    rules: Vec<Rule>,
+}
+
+/// A part of a question that a rule rewrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expansion {
+    /// Index of the first token (in the full token list) the rule matched.
+    pub start: usize,
+    /// One past the last token matched.
+    pub end: usize,
+    /// The phrases to search for.
+    pub alternatives: Vec<Phrase>,
+}
+
+impl Synonyms {
+    /// Parses a synonyms file. Returns the rules and one message a line that could not be used.
+    pub fn parse(text: &str) -> (Synonyms, Vec<(usize, String)>) {
+        let mut rules = Vec::new();
+        let mut problems = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let (lhs, rhs) = match line.split_once("=>") {
+                Some((l, r)) => (l, Some(r)),
+                None => (line, None),
+            };
+            let from: Vec<Phrase> = lhs.split(',').map(all_terms).filter(|p| !p.is_empty()).collect();
+            let to: Vec<Phrase> = match rhs {
+                Some(r) => r.split(',').map(analysis::terms).filter(|p| !p.is_empty()).collect(),
+                None => lhs.split(',').map(analysis::terms).filter(|p| !p.is_empty()).collect(),
+            };
+            if from.is_empty() || to.is_empty() || (rhs.is_none() && to.len() < 2) {
+                problems.push((
+                    i + 1,
+                    "expected `a, b, c` or `a, b => c`, with words on both sides; line skipped".to_string(),
+                ));
+                continue;
+            }
+            rules.push(Rule { from, to });
+        }
+        (Synonyms { rules }, problems)
+    }
+
+    /// Number of usable rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True when no rule was loaded.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Every term the rules can produce (for spelling correction: words worth correcting towards).
+    pub fn trigger_words(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().flat_map(|r| r.from.iter().flatten()).map(String::as_str)
+    }
+
+    /// Finds rule matches in a question's terms (all tokens, stop words included), longest first,
+    /// left to right, without overlaps.
+    pub fn expand(&self, terms: &[&str]) -> Vec<Expansion> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < terms.len() {
+            let mut best: Option<(usize, Vec<Phrase>)> = None;
+            for rule in &self.rules {
+                for phrase in &rule.from {
+                    let n = phrase.len();
+                    let matches =
+                        terms.get(i..i + n).is_some_and(|w| w.iter().zip(phrase).all(|(a, b)| *a == b));
+                    if !matches {
+                        continue;
+                    }
+                    match &mut best {
+                        Some((len, alts)) if *len == n => {
+                            for p in &rule.to {
+                                if !alts.contains(p) {
+                                    alts.push(p.clone());
+                                }
+                            }
+                        }
+                        Some((len, _)) if *len > n => {}
+                        _ => best = Some((n, rule.to.clone())),
+                    }
+                }
+            }
+            match best {
+                Some((n, alternatives)) => {
+                    out.push(Expansion { start: i, end: i + n, alternatives });
+                    i += n;
+                }
+                None => i += 1,
+            }
+        }
+        out
+    }
+}
+
+/// Terms of every token of a phrase, stop words included (so "break outs" does not shrink to "break").
+fn all_terms(phrase: &str) -> Phrase {
+    analysis::tokenize(phrase).into_iter().map(|t| t.term).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn question_terms(q: &str) -> Vec<String> {
+        analysis::tokenize(q).into_iter().map(|t| t.term).collect()
+    }
+
+    #[test]
+    fn one_way_and_equivalent_rules() {
+        let (syn, problems) = Synonyms::parse(
+            "# comment\nredness, blotchy => inflammation\n\nvitamin c, ascorbic acid\nchemical peel, peels => post-procedure\n=> nothing\n",
+        );
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].0, 6);
+        assert_eq!(syn.len(), 3);
+
+        let q = question_terms("does it calm redness after chemical peels");
+        let refs: Vec<&str> = q.iter().map(String::as_str).collect();
+        let found = syn.expand(&refs);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].alternatives, vec![vec![analysis::term_of("inflammation")]]);
+        assert_eq!(found[1].start, 5, "the two-word phrase wins over nothing");
+        assert_eq!(
+            found[1].alternatives,
+            vec![vec![analysis::term_of("post"), analysis::term_of("procedure")]]
+        );
+
+        let q = question_terms("is ascorbic acid good");
+        let refs: Vec<&str> = q.iter().map(String::as_str).collect();
+        let found = syn.expand(&refs);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].alternatives.len(), 2, "equivalents expand to every member");
+    }
+}

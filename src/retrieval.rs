@@ -60,6 +60,8 @@ const FIELD_BOOSTS: [(SearchField, f32); 4] = [
 ];
 /// How much the (normalised) BM25 score adds to coverage when ranking.
 const BM25_WEIGHT: f32 = 0.15;
+/// The matched weight below which confidence shrinks, as a share of the rarest term's weight.
+const EVIDENCE_FLOOR: f32 = 0.4;
 /// Ranking bonus for passages of a section whose heading the question restates.
 const RESTATEMENT_BONUS: f32 = 0.3;
 /// Section headings that conventionally summarise an article. A question that only restates an
@@ -132,6 +134,12 @@ impl Retriever {
         &self.index
     }
 
+    /// A short name of the corpus version served: the first 8 hex digits of its fingerprint.
+    pub fn corpus_version(&self) -> &str {
+        let f = &self.index.meta().fingerprint;
+        &f[..f.len().min(8)]
+    }
+
     /// The settings in use.
     pub fn settings(&self) -> &Settings {
         &self.settings
@@ -184,6 +192,8 @@ impl Retriever {
             }
         }
         let total: f32 = analysed.groups.iter().map(|g| g.weight).sum();
+        // Too little evidence (only generic or very common words matched) caps the confidence.
+        let evidence_floor = EVIDENCE_FLOOR * question::idf(self.index.num_passages().max(1), 1);
         let top_bm25 = hits.first().map(|h| h.score).unwrap_or(1.0).max(f32::EPSILON);
         let mut ranked: Vec<Ranked> = hits
             .into_iter()
@@ -192,7 +202,8 @@ impl Retriever {
                 let found: Vec<(f32, Option<&'static str>)> =
                     analysed.groups.iter().map(|g| fields.best_match(g)).collect();
                 let covered: f32 = analysed.groups.iter().zip(&found).map(|(g, (c, _))| g.weight * c).sum();
-                let coverage = if total > 0.0 { covered / total } else { 0.0 };
+                let coverage =
+                    if total > 0.0 { covered / total * (covered / evidence_floor).min(1.0) } else { 0.0 };
                 let restated = restatement(&question_terms, &hit.passage);
                 let in_summary = summary.iter().any(|p| p.section_id == hit.passage.section_id);
                 let rank = coverage

@@ -27,7 +27,9 @@ fn microneedling_is_answered_from_the_post_procedure_section() {
 
 #[test]
 fn chit_chat_and_off_topic_questions_are_declined() {
-    for q in ["hi", "lol", "thanks!", "what?", "??", "ok", "how do I bake bread", "who won the game last night"] {
+    for q in
+        ["hi", "lol", "thanks!", "what?", "??", "ok", "how do I bake bread", "who won the game last night"]
+    {
         let a = shipped().answer(q).unwrap();
         assert!(!a.answered, "{q:?} was answered: {:?}", a.excerpt);
         assert!(a.excerpt.is_none());
@@ -41,14 +43,19 @@ fn a_decline_still_points_to_the_nearest_sections() {
     assert!(!a.answered);
     assert!(a.decline_reason.as_deref().unwrap().contains("tretinoin"), "{:?}", a.decline_reason);
     assert!(!a.alternatives.is_empty() && a.alternatives.len() <= 3);
-    let sections: std::collections::HashSet<_> = a.alternatives.iter().map(|x| x.section_id.clone()).collect();
+    let sections: std::collections::HashSet<_> =
+        a.alternatives.iter().map(|x| x.section_id.clone()).collect();
     assert_eq!(sections.len(), a.alternatives.len(), "distinct sections");
 }
 
 #[test]
 fn excerpts_are_verbatim_with_highlight_offsets() {
     let article = std::fs::read_to_string(crate::util::shipped_article()).unwrap().replace("**", "");
-    for q in ["is collagen a humectant", "what should post-procedure skincare prioritise", "who should use a collagen serum"] {
+    for q in [
+        "is collagen a humectant",
+        "what should post-procedure skincare prioritise",
+        "who should use a collagen serum",
+    ] {
         let a = shipped().answer(q).unwrap();
         let ex = a.excerpt.as_deref().unwrap_or_else(|| panic!("{q} declined"));
         assert!(ex.chars().count() <= 700);
@@ -71,7 +78,13 @@ fn long_passages_are_cut_at_sentence_boundaries() {
     let filler = "Other topics are discussed at length in this paragraph without the key word.";
     let mut para = Vec::new();
     for i in 0..20 {
-        para.push(if i == 12 { "Humectants bind water in the outer layer of the skin." } else if i % 2 == 0 { sentence } else { filler });
+        para.push(if i == 12 {
+            "Humectants bind water in the outer layer of the skin."
+        } else if i % 2 == 0 {
+            sentence
+        } else {
+            filler
+        });
     }
     ws.write("corpus/long.md", &format!("# Long\n\n## Part\n\n{}\n", para.join(" ")));
     let (r, _) = ws.open();

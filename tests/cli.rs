@@ -60,7 +60,10 @@ fn ask_json_prints_exactly_one_object() {
 #[test]
 fn ask_json_reads_questions_from_stdin_in_order() {
     let ws = Workspace::shipped();
-    let out = ws.citebot_stdin(&["ask", "--json", "-"], "is collagen a humectant\n\nhi\nwhat reduces collagen synthesis\n");
+    let out = ws.citebot_stdin(
+        &["ask", "--json", "-"],
+        "is collagen a humectant\n\nhi\nwhat reduces collagen synthesis\n",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let lines: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 4);

@@ -6,7 +6,8 @@ use std::path::Path;
 
 fn shipped() -> corpus::Article {
     let bytes = std::fs::read(shipped_article()).unwrap();
-    let (article, warnings) = corpus::parse_file(&shipped_article(), "what-does-collagen-serum-do.md", &bytes);
+    let (article, warnings) =
+        corpus::parse_file(&shipped_article(), "what-does-collagen-serum-do.md", &bytes);
     assert!(warnings.is_empty(), "{warnings:?}");
     article.expect("the shipped article parses")
 }
@@ -21,9 +22,14 @@ fn shipped_article_has_its_sections() {
         a.sections.iter().filter(|s| s.heading_path.len() == 3).map(|s| s.heading_path[2].as_str()).collect();
     assert_eq!(
         subs,
-        ["Key Dermatological Functions of Collagen Serums", "Firmness Benefits Explained", "Hydration-Related Benefits"]
+        [
+            "Key Dermatological Functions of Collagen Serums",
+            "Firmness Benefits Explained",
+            "Hydration-Related Benefits"
+        ]
     );
-    let firmness = a.sections.iter().find(|s| s.heading_path.last().unwrap() == "Firmness Benefits Explained").unwrap();
+    let firmness =
+        a.sections.iter().find(|s| s.heading_path.last().unwrap() == "Firmness Benefits Explained").unwrap();
     assert_eq!(firmness.heading_path[1], "What Does Collagen Serum Do for Skin Firmness?");
     assert_eq!(firmness.anchor, "firmness-benefits-explained");
 }
@@ -38,7 +44,10 @@ fn tables_become_rows_with_their_headers() {
         rows[1],
         "Ingredient: Hyaluronic Acid; Primary Function: Water binding; Penetration Target: Epidermis; Best Use Case: Dehydration, plumping"
     );
-    assert_eq!(rows[6], "Claim: Replaces lost collagen; Evidence-Based?: ✘ No; Explanation: Molecules do not integrate into dermis");
+    assert_eq!(
+        rows[6],
+        "Claim: Replaces lost collagen; Evidence-Based?: ✘ No; Explanation: Molecules do not integrate into dermis"
+    );
 }
 
 #[test]
@@ -175,7 +184,11 @@ fn plain_text_articles_become_sections() {
     let c = corpus::load_dir(&ws.path("corpus"), &[]).unwrap();
     let a = &c.articles[0];
     assert_eq!(a.meta.title, "Serum Notes");
-    let storage: Vec<&str> =
-        a.passages.iter().filter(|p| p.heading_path.last().unwrap() == "Storage").map(|p| p.text.as_str()).collect();
+    let storage: Vec<&str> = a
+        .passages
+        .iter()
+        .filter(|p| p.heading_path.last().unwrap() == "Storage")
+        .map(|p| p.text.as_str())
+        .collect();
     assert_eq!(storage, ["Keep it cool and dark. Close the cap:", "after each use", "tightly"]);
 }

@@ -30,7 +30,10 @@ fn rebuilt_when_the_corpus_changes() {
     let ws = Workspace::shipped();
     let (r, _) = ws.open();
     assert!(!r.answer("what is niacinamide used for").unwrap().answered);
-    ws.write("corpus/niacinamide.md", "# Niacinamide\n\n## Uses\n\nNiacinamide calms redness and evens tone.\n");
+    ws.write(
+        "corpus/niacinamide.md",
+        "# Niacinamide\n\n## Uses\n\nNiacinamide calms redness and evens tone.\n",
+    );
     let (r, loaded) = ws.open();
     assert!(loaded.rebuilt);
     assert_eq!(loaded.reason.as_deref(), Some("the corpus changed"));

@@ -27,8 +27,14 @@ impl Workspace {
     /// A workspace whose corpus holds a copy of the shipped article and synonyms.
     pub fn shipped() -> Workspace {
         let ws = Workspace::empty();
-        ws.write("corpus/what-does-collagen-serum-do.md", &std::fs::read_to_string(shipped_article()).unwrap());
-        ws.write("corpus/synonyms.txt", &std::fs::read_to_string(root().join("corpus/synonyms.txt")).unwrap());
+        ws.write(
+            "corpus/what-does-collagen-serum-do.md",
+            &std::fs::read_to_string(shipped_article()).unwrap(),
+        );
+        ws.write(
+            "corpus/synonyms.txt",
+            &std::fs::read_to_string(root().join("corpus/synonyms.txt")).unwrap(),
+        );
         ws
     }
 
@@ -73,7 +79,11 @@ impl Workspace {
 
     /// Runs the citebot binary with this workspace's configuration.
     pub fn citebot(&self, args: &[&str]) -> Output {
-        citebot_in(self.dir.path(), &[&["--config", self.path("config.toml").to_str().unwrap()], args].concat(), None)
+        citebot_in(
+            self.dir.path(),
+            &[&["--config", self.path("config.toml").to_str().unwrap()], args].concat(),
+            None,
+        )
     }
 
     /// Runs the citebot binary with standard input.
@@ -96,7 +106,9 @@ pub fn citebot_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
             cmd.env_remove(k);
         }
     }
-    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("citebot runs");
     if let Some(input) = stdin {
         child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();

@@ -63,6 +63,8 @@ pub struct Group {
     pub weight: f32,
     /// True when some alternative occurs in the corpus.
     pub known: bool,
+    /// True for a request for a summary ("tl;dr", "key takeaways"): matched by summary sections.
+    pub summary: bool,
 }
 
 /// An analysed question.
@@ -72,6 +74,8 @@ pub struct Analysed {
     pub text: String,
     /// Its concept groups.
     pub groups: Vec<Group>,
+    /// For "what is X?" questions: the terms of X.
+    pub definition_of: Option<Vec<String>>,
 }
 
 /// Tunable parts of question analysis.
@@ -234,7 +238,7 @@ pub fn analyse(
 ) -> Analysed {
     let text = bounded(question).to_string();
     let tokens: Vec<Token> = analysis::tokenize(&text);
-    let terms: Vec<&str> = tokens.iter().map(|t| t.term.as_str()).collect();
+    let terms: Vec<(&str, bool)> = tokens.iter().map(|t| (t.term.as_str(), t.stop)).collect();
     let expansions = synonyms.expand(&terms);
     let n = stats.passages().max(1);
     let unseen_weight = idf(n, 0) * settings.unknown_word_factor;
@@ -274,6 +278,22 @@ pub fn analyse(
         if t.stop || is_filler(&t.surface) {
             continue;
         }
+        if is_summary_word(&t.surface) {
+            match groups.iter_mut().find(|g| g.summary) {
+                Some(g) => {
+                    g.words.push(' ');
+                    g.words.push_str(&t.surface);
+                }
+                None => groups.push(Group {
+                    words: t.surface.clone(),
+                    alternatives: Vec::new(),
+                    weight: idf(n, 1),
+                    known: true,
+                    summary: true,
+                }),
+            }
+            continue;
+        }
         if groups
             .iter()
             .any(|g| g.alternatives.iter().any(|a| a.origin == Origin::Word && a.terms == [t.term.clone()]))
@@ -301,7 +321,45 @@ pub fn analyse(
             settings,
         ));
     }
-    Analysed { text, groups }
+    let definition_of = definition_subject(&tokens);
+    Analysed { text, groups, definition_of }
+}
+
+/// The terms of X in "what is X", "what are X", "define X", "meaning of X", "X meaning" (at most three
+/// content words).
+fn definition_subject(tokens: &[Token]) -> Option<Vec<String>> {
+    let words: Vec<&Token> =
+        tokens.iter().filter(|t| t.surface == "whats" || !is_filler(&t.surface)).collect();
+    let s: Vec<&str> = words.iter().map(|t| t.surface.as_str()).collect();
+    let (from, to) = match s.as_slice() {
+        ["what", "is" | "are", ..] => (2, s.len()),
+        ["whats" | "define", ..] => (1, s.len()),
+        ["meaning", "of", ..] => (2, s.len()),
+        [.., "meaning"] => (0, s.len() - 1),
+        _ => return None,
+    };
+    let subject: Vec<String> = words[from..to].iter().filter(|t| !t.stop).map(|t| t.term.clone()).collect();
+    (!subject.is_empty() && subject.len() <= 3).then_some(subject)
+}
+
+/// Words that ask for a summary rather than a topic.
+pub fn is_summary_word(word: &str) -> bool {
+    matches!(
+        word,
+        "tldr"
+            | "tl"
+            | "dr"
+            | "summary"
+            | "summarise"
+            | "summarize"
+            | "recap"
+            | "overview"
+            | "takeaway"
+            | "takeaways"
+            | "gist"
+            | "nutshell"
+            | "conclusion"
+    )
 }
 
 fn group(
@@ -334,7 +392,7 @@ fn group(
     if generic {
         weight *= settings.generic_word_factor;
     }
-    Group { words, alternatives, weight, known }
+    Group { words, alternatives, weight, known, summary: false }
 }
 
 /// Chat filler and question scaffolding that carry no topic ("hi", "pls", "anyone", "know").
@@ -437,16 +495,62 @@ const FILLER: &[&str] = &[
 ];
 
 const GENERIC: &[&str] = &[
+    "able",
     "according",
+    "affect",
+    "affects",
+    "allow",
+    "allows",
+    "amount",
+    "anyway",
+    "appear",
+    "appears",
+    "area",
     "bad",
+    "basic",
+    "begin",
     "best",
     "better",
+    "big",
+    "bit",
+    "bring",
+    "build",
+    "call",
+    "certain",
+    "change",
+    "changes",
+    "choose",
+    "clear",
+    "come",
+    "comes",
+    "common",
+    "correct",
+    "currently",
+    "deal",
+    "decent",
+    "deep",
+    "deeper",
+    "definitely",
+    "difference",
+    "different",
     "do",
+    "does",
+    "doing",
     "done",
+    "easy",
+    "enough",
+    "especially",
+    "everyday",
+    "exact",
     "exactly",
+    "example",
+    "fact",
     "feel",
     "feels",
+    "find",
     "fine",
+    "focus",
+    "general",
     "generally",
     "get",
     "gets",
@@ -456,34 +560,114 @@ const GENERIC: &[&str] = &[
     "going",
     "good",
     "got",
+    "great",
+    "guess",
+    "happen",
+    "happened",
+    "happening",
+    "happens",
+    "hard",
+    "hear",
     "help",
     "helps",
+    "high",
+    "huge",
+    "idea",
+    "important",
+    "improve",
+    "increase",
+    "instead",
+    "issue",
+    "issues",
     "keep",
+    "kind",
+    "large",
+    "least",
+    "less",
     "like",
+    "little",
+    "live",
     "look",
     "looks",
+    "lot",
+    "lots",
+    "low",
+    "main",
+    "major",
     "make",
     "makes",
+    "matter",
+    "mean",
+    "meaning",
+    "means",
+    "meant",
+    "mind",
+    "mostly",
+    "much",
     "need",
     "needs",
+    "normal",
+    "part",
+    "people",
+    "person",
+    "pick",
+    "place",
     "point",
+    "possible",
+    "probably",
+    "problem",
+    "properly",
+    "proven",
     "purpose",
     "put",
+    "quick",
+    "quite",
+    "reach",
+    "read",
     "real",
     "really",
+    "reason",
+    "right",
     "role",
+    "run",
+    "same",
     "say",
     "says",
     "seem",
     "seems",
+    "seriously",
     "session",
     "sessions",
+    "show",
+    "similar",
+    "simple",
+    "simply",
+    "small",
+    "someone",
+    "something",
+    "sometimes",
+    "soon",
+    "sort",
+    "start",
+    "stop",
     "stuff",
+    "sure",
     "take",
     "takes",
+    "talk",
+    "tell",
     "thing",
     "things",
+    "think",
+    "tiny",
+    "true",
+    "try",
+    "trying",
+    "turn",
+    "type",
+    "types",
     "typically",
+    "understand",
     "use",
     "used",
     "uses",
@@ -492,9 +676,11 @@ const GENERIC: &[&str] = &[
     "want",
     "way",
     "ways",
+    "whole",
     "work",
     "works",
     "worth",
+    "wrong",
 ];
 
 #[cfg(test)]

@@ -185,7 +185,8 @@ impl Retriever {
             .flat_map(|g| g.alternatives.iter().filter(|a| a.origin == question::Origin::Word))
             .flat_map(|a| a.terms.iter().cloned())
             .collect();
-        let summary = self.summary_for_title_question(&question_terms, &hits)?;
+        let wants_summary = analysed.groups.iter().any(|g| g.summary);
+        let summary = self.summary_candidates(&question_terms, wants_summary, &hits)?;
         for p in &summary {
             if !hits.iter().any(|h| h.passage.id == p.id) {
                 hits.push(Hit { score: 0.0, passage: p.clone() });
@@ -205,11 +206,14 @@ impl Retriever {
                 let coverage =
                     if total > 0.0 { covered / total * (covered / evidence_floor).min(1.0) } else { 0.0 };
                 let restated = restatement(&question_terms, &hit.passage);
+                let defining =
+                    analysed.definition_of.as_deref().is_some_and(|subject| defines(subject, &hit.passage));
                 let in_summary = summary.iter().any(|p| p.section_id == hit.passage.section_id);
                 let rank = coverage
                     + BM25_WEIGHT * hit.score / top_bm25
                     + RESTATEMENT_BONUS * restated
                     + if in_summary { RESTATEMENT_BONUS } else { 0.0 }
+                    + if defining { RESTATEMENT_BONUS } else { 0.0 }
                     - 0.001 * hit.passage.position.min(50) as f32;
                 Ranked { hit, coverage, rank, found }
             })
@@ -219,34 +223,42 @@ impl Retriever {
         Ok(ranked)
     }
 
-    /// When every word of the question is in the top article's title, that article's summary
-    /// section (if it has one), in order.
-    fn summary_for_title_question(
+    /// Summary-section passages worth considering: the top article's when the question asks for a
+    /// summary or only restates that article's title; every article's (up to three) when it asks
+    /// for a summary and nothing else matched.
+    fn summary_candidates(
         &self,
         question_terms: &HashSet<String>,
+        wants_summary: bool,
         hits: &[Hit],
     ) -> Result<Vec<StoredPassage>, IndexError> {
-        let Some(top) = hits.first() else { return Ok(Vec::new()) };
-        let Some(article) = self.index.meta().articles.iter().find(|a| a.path == top.passage.article_path)
-        else {
-            return Ok(Vec::new());
+        let articles = &self.index.meta().articles;
+        let chosen: Vec<&crate::index::ArticleInfo> = match hits.first() {
+            Some(top) => {
+                let Some(article) = articles.iter().find(|a| a.path == top.passage.article_path) else {
+                    return Ok(Vec::new());
+                };
+                let title: HashSet<String> = analysis::terms(&article.title).into_iter().collect();
+                let restates_title = !question_terms.is_empty() && question_terms.is_subset(&title);
+                if !(wants_summary || restates_title) {
+                    return Ok(Vec::new());
+                }
+                vec![article]
+            }
+            None if wants_summary => articles.iter().take(3).collect(),
+            None => return Ok(Vec::new()),
         };
-        let title: HashSet<String> = analysis::terms(&article.title).into_iter().collect();
-        if question_terms.is_empty() || !question_terms.is_subset(&title) {
-            return Ok(Vec::new());
+        let mut out = Vec::new();
+        for article in chosen {
+            if let Some(s) = article
+                .sections
+                .iter()
+                .find(|s| s.heading_path.len() > 1 && is_summary_heading(&s.heading_path))
+            {
+                out.extend(self.index.section_passages(&s.id)?);
+            }
         }
-        let summary = article.sections.iter().find(|s| {
-            s.heading_path.len() > 1
-                && s.heading_path.last().is_some_and(|h| {
-                    let words =
-                        analysis::tokenize(h).into_iter().map(|t| t.surface).collect::<Vec<_>>().join(" ");
-                    SUMMARY_HEADINGS.contains(&words.as_str())
-                })
-        });
-        match summary {
-            Some(s) => self.index.section_passages(&s.id),
-            None => Ok(Vec::new()),
-        }
+        Ok(out)
     }
 
     fn source_of(&self, p: &StoredPassage) -> Source {
@@ -397,6 +409,22 @@ impl Retriever {
     }
 }
 
+/// True when a section's own heading is a conventional summary heading.
+fn is_summary_heading(heading_path: &[String]) -> bool {
+    heading_path.last().is_some_and(|h| {
+        let words = analysis::tokenize(h).into_iter().map(|t| t.surface).collect::<Vec<_>>().join(" ");
+        SUMMARY_HEADINGS.contains(&words.as_str())
+    })
+}
+
+/// True when the passage starts by defining one of `subject`'s terms ("Collagen is …").
+fn defines(subject: &[String], p: &StoredPassage) -> bool {
+    let tokens = analysis::tokenize(&p.text);
+    let mut content = tokens.iter().skip_while(|t| t.stop && t.surface != "is" && t.surface != "are");
+    let (Some(first), Some(verb)) = (content.next(), content.next()) else { return false };
+    subject.contains(&first.term) && matches!(verb.surface.as_str(), "is" | "are" | "refers" | "means")
+}
+
 /// How closely the question restates the passage's own section heading (the article title for an
 /// introduction): 0 below half overlap of their terms, rising to 1 for the same terms.
 fn restatement(question_terms: &HashSet<String>, p: &StoredPassage) -> f32 {
@@ -438,6 +466,7 @@ struct PassageTerms {
     context: HashSet<String>,
     heading: HashSet<String>,
     title: HashSet<String>,
+    in_summary: bool,
 }
 
 impl PassageTerms {
@@ -448,6 +477,7 @@ impl PassageTerms {
             context: p.context.as_deref().map(set).unwrap_or_default(),
             heading: set(&p.heading_path.iter().skip(1).cloned().collect::<Vec<_>>().join(" ")),
             title: p.heading_path.first().map(|t| set(t)).unwrap_or_default(),
+            in_summary: p.heading_path.len() > 1 && is_summary_heading(&p.heading_path),
         }
     }
 
@@ -467,6 +497,9 @@ impl PassageTerms {
 
     /// The best credit any alternative of `g` earns here, and where it was found.
     fn best_match(&self, g: &question::Group) -> (f32, Option<&'static str>) {
+        if g.summary {
+            return if self.in_summary { (IN_TEXT, Some("heading")) } else { (0.0, None) };
+        }
         let mut best = (0.0, None);
         for alt in &g.alternatives {
             let places: Option<Vec<(f32, &'static str)>> = alt.terms.iter().map(|t| self.place(t)).collect();

@@ -83,21 +83,19 @@ impl Synonyms {
         self.rules.iter().flat_map(|r| r.from.iter().flatten()).map(String::as_str)
     }
 
-    /// Finds rule matches in a question's terms (all tokens, stop words included), longest first,
-    /// left to right, without overlaps.
-    pub fn expand(&self, terms: &[&str]) -> Vec<Expansion> {
+    /// Finds rule matches in a question's tokens (`(term, is_stop_word)`), longest first, left to
+    /// right, without overlaps. A trigger matches its exact words, or, when it has two or more
+    /// content words, those words with stop words between them ("boost my collagen" meets
+    /// "boost collagen").
+    pub fn expand(&self, tokens: &[(&str, bool)]) -> Vec<Expansion> {
         let mut out = Vec::new();
         let mut i = 0;
-        while i < terms.len() {
+        while i < tokens.len() {
             let mut best: Option<(usize, Vec<Phrase>)> = None;
             for rule in &self.rules {
                 for phrase in &rule.from {
-                    let n = phrase.len();
-                    let matches =
-                        terms.get(i..i + n).is_some_and(|w| w.iter().zip(phrase).all(|(a, b)| *a == b));
-                    if !matches {
-                        continue;
-                    }
+                    let Some(end) = match_at(tokens, i, phrase) else { continue };
+                    let n = end - i;
                     match &mut best {
                         Some((len, alts)) if *len == n => {
                             for p in &rule.to {
@@ -123,6 +121,34 @@ impl Synonyms {
     }
 }
 
+/// Where a match of `phrase` starting at token `i` ends (exclusive), if it matches there.
+fn match_at(tokens: &[(&str, bool)], i: usize, phrase: &[String]) -> Option<usize> {
+    let n = phrase.len();
+    if tokens.get(i..i + n).is_some_and(|w| w.iter().zip(phrase).all(|((t, _), p)| *t == p)) {
+        return Some(i + n);
+    }
+    let content: Vec<&String> = phrase.iter().filter(|t| !analysis::is_stop_word(t)).collect();
+    if content.len() < 2 || tokens.get(i).is_none_or(|(_, stop)| *stop) {
+        return None;
+    }
+    let mut at = i;
+    for (k, want) in content.iter().enumerate() {
+        if k > 0 {
+            // Up to two stop words may stand between content words.
+            let mut skipped = 0;
+            while tokens.get(at).is_some_and(|(_, stop)| *stop) && skipped < 2 {
+                at += 1;
+                skipped += 1;
+            }
+        }
+        match tokens.get(at) {
+            Some((t, false)) if t == *want => at += 1,
+            _ => return None,
+        }
+    }
+    Some(at)
+}
+
 /// Terms of every token of a phrase, stop words included (so "break outs" does not shrink to "break").
 fn all_terms(phrase: &str) -> Phrase {
     analysis::tokenize(phrase).into_iter().map(|t| t.term).collect()
@@ -132,8 +158,10 @@ fn all_terms(phrase: &str) -> Phrase {
 mod tests {
     use super::*;
 
-    fn question_terms(q: &str) -> Vec<String> {
-        analysis::tokenize(q).into_iter().map(|t| t.term).collect()
+    fn expand(syn: &Synonyms, q: &str) -> Vec<Expansion> {
+        let tokens = analysis::tokenize(q);
+        let pairs: Vec<(&str, bool)> = tokens.iter().map(|t| (t.term.as_str(), t.stop)).collect();
+        syn.expand(&pairs)
     }
 
     #[test]
@@ -145,9 +173,7 @@ mod tests {
         assert_eq!(problems[0].0, 6);
         assert_eq!(syn.len(), 3);
 
-        let q = question_terms("does it calm redness after chemical peels");
-        let refs: Vec<&str> = q.iter().map(String::as_str).collect();
-        let found = syn.expand(&refs);
+        let found = expand(&syn, "does it calm redness after chemical peels");
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].alternatives, vec![vec![analysis::term_of("inflammation")]]);
         assert_eq!(found[1].start, 5, "the two-word phrase wins over nothing");
@@ -156,10 +182,18 @@ mod tests {
             vec![vec![analysis::term_of("post"), analysis::term_of("procedure")]]
         );
 
-        let q = question_terms("is ascorbic acid good");
-        let refs: Vec<&str> = q.iter().map(String::as_str).collect();
-        let found = syn.expand(&refs);
+        let found = expand(&syn, "is ascorbic acid good");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].alternatives.len(), 2, "equivalents expand to every member");
+    }
+
+    #[test]
+    fn stop_words_may_stand_inside_a_multi_word_trigger() {
+        let (syn, _) = Synonyms::parse("boost collagen => collagen synthesis\nbreak outs => acne\n");
+        let found = expand(&syn, "can i boost my collagen");
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].start, found[0].end), (2, 5));
+        assert!(expand(&syn, "will it break my skin out").is_empty(), "a lone content word is not enough");
+        assert_eq!(expand(&syn, "break outs").len(), 1);
     }
 }

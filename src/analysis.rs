@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use unicode_normalization::UnicodeNormalization;
 
 /// Bumped whenever analysis changes in a way that changes indexed terms; part of the index fingerprint.
-pub const ANALYSIS_VERSION: u32 = 1;
+pub const ANALYSIS_VERSION: u32 = 2;
 
 /// One word of a text, with where it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +93,83 @@ fn word_spans(text: &str) -> Vec<(usize, usize)> {
         spans.push((s, text.len()));
     }
     spans
+}
+
+/// What retrieval needs to know about a passage, analysed once when the index is built.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PassageFeatures {
+    /// Distinct terms of the searchable text (heading echoes left out).
+    pub text: Vec<String>,
+    /// Distinct terms of the list or table lead-in.
+    pub context: Vec<String>,
+    /// Distinct terms of the section headings below the article title.
+    pub heading: Vec<String>,
+    /// Distinct terms of the passage's own heading (the title for an introduction).
+    pub own_heading: Vec<String>,
+    /// Distinct terms of the article title.
+    pub title: Vec<String>,
+    /// The term X when the passage opens by defining it ("X is …", "X are …", "X refers to …").
+    pub defines: Option<String>,
+    /// True when the passage's own heading is a conventional summary heading ("Key Takeaways").
+    pub summary_section: bool,
+}
+
+/// Section headings that conventionally summarise an article.
+pub const SUMMARY_HEADINGS: &[&str] = &[
+    "bottom line",
+    "conclusion",
+    "conclusions",
+    "final thoughts",
+    "in a nutshell",
+    "in short",
+    "in summary",
+    "key points",
+    "key takeaways",
+    "overview",
+    "summary",
+    "takeaways",
+    "the bottom line",
+    "tl dr",
+    "tldr",
+];
+
+/// True when the last heading of `heading_path` (below the title) is a conventional summary heading.
+pub fn is_summary_heading(heading_path: &[String]) -> bool {
+    let Some(own) = heading_path.last().filter(|_| heading_path.len() > 1) else { return false };
+    let words = tokenize(own).into_iter().map(|t| t.surface).collect::<Vec<_>>().join(" ");
+    SUMMARY_HEADINGS.contains(&words.as_str())
+}
+
+impl PassageFeatures {
+    /// Analyses a passage's parts: `searchable` is its text with heading echoes blanked.
+    pub fn of(searchable: &str, context: Option<&str>, heading_path: &[String]) -> PassageFeatures {
+        let distinct = |s: &str| {
+            let mut v = terms(s);
+            v.sort();
+            v.dedup();
+            v
+        };
+        let own = heading_path.last().map(String::as_str).unwrap_or("");
+        let tokens = tokenize(searchable);
+        let mut content = tokens.iter().skip_while(|t| t.stop && t.surface != "is" && t.surface != "are");
+        let defines = match (content.next(), content.next()) {
+            (Some(first), Some(verb))
+                if !first.stop && matches!(verb.surface.as_str(), "is" | "are" | "refers" | "means") =>
+            {
+                Some(first.term.clone())
+            }
+            _ => None,
+        };
+        PassageFeatures {
+            text: distinct(searchable),
+            context: context.map(distinct).unwrap_or_default(),
+            heading: distinct(&heading_path.iter().skip(1).cloned().collect::<Vec<_>>().join(" ")),
+            own_heading: distinct(own),
+            title: heading_path.first().map(|t| distinct(t)).unwrap_or_default(),
+            defines,
+            summary_section: is_summary_heading(heading_path),
+        }
+    }
 }
 
 /// Folds British and American spellings onto one form, so "moisturizer" meets "moisturiser" and

@@ -25,7 +25,7 @@ use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term, doc};
 
 /// Bumped whenever the schema or stored layout changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 const META_FILE: &str = "citebot-meta.json";
 const CURRENT_FILE: &str = "CURRENT";
 const TOKENIZER: &str = "citebot";
@@ -45,6 +45,8 @@ pub mod field {
     pub const QUOTE: &str = "quote";
     /// Byte spans of heading echoes in the quote, as JSON (stored only).
     pub const ECHOES: &str = "echoes";
+    /// The passage's analysed features, as JSON (stored only).
+    pub const FEATURES: &str = "features";
     /// Section and sub-section headings (not the article title), analysed.
     pub const HEADING: &str = "heading";
     /// Article title, analysed.
@@ -112,6 +114,8 @@ pub struct StoredPassage {
     pub line: u64,
     /// Byte spans of `text` that echo a heading (not searched).
     pub echoes: Vec<(usize, usize)>,
+    /// The passage analysed for retrieval.
+    pub features: crate::analysis::PassageFeatures,
 }
 
 impl StoredPassage {
@@ -219,6 +223,7 @@ struct Fields {
     text: Field,
     quote: Field,
     echoes: Field,
+    features: Field,
     heading: Field,
     title: Field,
     context: Field,
@@ -243,6 +248,7 @@ fn schema() -> (Schema, Fields) {
         text: b.add_text_field(field::TEXT, analysed.clone()),
         quote: b.add_text_field(field::QUOTE, STORED),
         echoes: b.add_text_field(field::ECHOES, STORED),
+        features: b.add_text_field(field::FEATURES, STORED),
         heading: b.add_text_field(field::HEADING, analysed.clone()),
         title: b.add_text_field(field::TITLE, analysed.clone()),
         context: b.add_text_field(field::CONTEXT, analysed | STORED),
@@ -505,6 +511,7 @@ impl SearchIndex {
             kind: serde_json::from_str(&format!("\"{}\"", s(f.kind))).unwrap_or(PassageKind::Paragraph),
             text: s(f.quote),
             echoes: serde_json::from_str(&s(f.echoes)).unwrap_or_default(),
+            features: serde_json::from_str(&s(f.features)).unwrap_or_default(),
             context: Some(s(f.context)).filter(|c| !c.is_empty()),
             position: n(f.position),
             line: n(f.line),
@@ -543,6 +550,7 @@ fn write_documents(index: &Index, f: Fields, corpus: &Corpus) -> Result<IndexMet
                 f.article => article.path.as_str(),
                 f.text => crate::corpus::blank_spans(&p.text, &p.echoes),
                 f.quote => p.text.as_str(),
+                f.features => serde_json::to_string(&p.features).expect("features serialise"),
                 f.echoes => if p.echoes.is_empty() { String::new() } else { serde_json::to_string(&p.echoes).expect("spans serialise") },
                 f.heading => section.heading_path[1..].join(". "),
                 f.title => article.meta.title.as_str(),

@@ -103,26 +103,34 @@ impl Default for AnalysisSettings {
 }
 
 /// Spelling candidates: the corpus's words and the synonyms' trigger words.
+///
+/// Candidates are bucketed by first letter: a misspelling almost always keeps it, and when the first
+/// two letters are swapped the second letter's bucket is searched too. That keeps correction cheap
+/// on a large vocabulary without a deletion index.
 #[derive(Debug, Default, Clone)]
 pub struct Lexicon {
-    /// (surface word, term), grouped by character count for a quick length filter.
-    by_len: HashMap<usize, Vec<(String, String)>>,
+    /// First letter → (surface word as chars, term).
+    by_first: HashMap<char, Vec<(Vec<char>, String)>>,
+    /// Every term, sorted, for stem-family look-ups.
+    terms: std::collections::BTreeSet<String>,
 }
 
 impl Lexicon {
     /// Builds a lexicon from `(surface, term)` pairs.
     pub fn new<'a>(words: impl IntoIterator<Item = (&'a str, &'a str)>) -> Lexicon {
-        let mut by_len: HashMap<usize, Vec<(String, String)>> = HashMap::new();
+        let mut lexicon = Lexicon::default();
         for (surface, term) in words {
-            if surface.chars().count() >= 4 && !surface.chars().any(|c| c.is_numeric()) {
-                by_len.entry(surface.chars().count()).or_default().push((surface.into(), term.into()));
+            let chars: Vec<char> = surface.chars().collect();
+            if chars.len() >= 4 && !chars.iter().any(|c| c.is_numeric()) {
+                lexicon.by_first.entry(chars[0]).or_default().push((chars, term.into()));
             }
+            lexicon.terms.insert(term.to_string());
         }
-        for v in by_len.values_mut() {
+        for v in lexicon.by_first.values_mut() {
             v.sort();
             v.dedup();
         }
-        Lexicon { by_len }
+        lexicon
     }
 
     /// The term of the closest word to `word` within the allowed edit distance (1 up to 7 letters,
@@ -135,8 +143,12 @@ impl Lexicon {
         }
         let max = if chars.len() <= 7 { 1 } else { 2 };
         let mut best: Option<(usize, u64, &str)> = None;
-        for len in chars.len().saturating_sub(max)..=chars.len() + max {
-            for (surface, term) in self.by_len.get(&len).into_iter().flatten() {
+        let mut firsts = vec![chars[0]];
+        if chars[1] != chars[0] {
+            firsts.push(chars[1]);
+        }
+        for first in firsts {
+            for (surface, term) in self.by_first.get(&first).into_iter().flatten() {
                 let Some(d) = bounded_distance(&chars, surface, max) else { continue };
                 let df = stats.doc_freq(term);
                 let better = match best {
@@ -157,34 +169,32 @@ impl Lexicon {
     }
 
     /// A corpus term that starts with `term` or that `term` starts with (at least five letters
-    /// shared): "recov" (recovering) meets "recoveri" (recovery). The most frequent wins.
+    /// shared, at most four more): "recov" (recovering) meets "recoveri" (recovery). The most
+    /// frequent wins.
     fn same_stem_family(&self, term: &str, stats: &dyn TermStats) -> Option<String> {
         if term.chars().count() < 5 {
             return None;
         }
-        let mut best: Option<(u64, &str)> = None;
-        for (_, t) in self.by_len.values().flatten() {
-            let (short, long) = if t.len() <= term.len() { (t.as_str(), term) } else { (term, t.as_str()) };
-            if short.chars().count() >= 5
-                && long.starts_with(short)
-                && long.len() - short.len() <= 4
-                && t != term
-            {
-                let df = stats.doc_freq(t);
-                if best.is_none_or(|(bdf, bt)| {
-                    (df, std::cmp::Reverse(t.as_str())) > (bdf, std::cmp::Reverse(bt))
-                }) {
-                    best = Some((df, t));
-                }
-            }
-        }
-        best.map(|(_, t)| t.to_string())
+        let longer = self
+            .terms
+            .range(term.to_string()..)
+            .take_while(|t| t.starts_with(term))
+            .filter(|t| t.len() - term.len() <= 4 && t.as_str() != term);
+        let shorter = term
+            .char_indices()
+            .map(|(i, _)| &term[..i])
+            .filter(|p| p.chars().count() >= 5 && term.len() - p.len() <= 4)
+            .filter_map(|p| self.terms.get(p));
+        longer
+            .chain(shorter)
+            .map(|t| (stats.doc_freq(t), t))
+            .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+            .map(|(_, t)| t.clone())
     }
 }
 
 /// Optimal-string-alignment distance between `a` and `b`, or None when it exceeds `max`.
-fn bounded_distance(a: &[char], b: &str, max: usize) -> Option<usize> {
-    let b: Vec<char> = b.chars().collect();
+fn bounded_distance(a: &[char], b: &[char], max: usize) -> Option<usize> {
     if a.len().abs_diff(b.len()) > max {
         return None;
     }
@@ -311,15 +321,9 @@ pub fn analyse(
                 origin: Origin::Spelling,
             });
         }
-        groups.push(group(
-            t.surface.clone(),
-            alternatives,
-            is_generic(&t.surface),
-            stats,
-            n,
-            unseen_weight,
-            settings,
-        ));
+        let generic = is_generic(&t.surface)
+            || (!stats.known(&t.term) && alternatives.len() == 1 && is_common_modifier(&t.surface));
+        groups.push(group(t.surface.clone(), alternatives, generic, stats, n, unseen_weight, settings));
     }
     let definition_of = definition_subject(&tokens);
     Analysed { text, groups, definition_of }
@@ -393,6 +397,101 @@ fn group(
         weight *= settings.generic_word_factor;
     }
     Group { words, alternatives, weight, known, summary: false }
+}
+
+/// Common English words with their usual part of speech, from WordNet (see `src/lexicon/`).
+const ENGLISH_WORDS: &str = include_str!("lexicon/english-words.tsv");
+
+/// Verbs, adjectives and adverbs tagged at least this often in WordNet count as common.
+const COMMON_MIN_COUNT: u32 = 10;
+
+/// Words that keep their full weight even when common: they change what is asked (price, safety,
+/// frequency, use), so a passage that lacks them does not answer the question.
+const SIGNIFICANT: &[&str] = &[
+    "afford",
+    "allergic",
+    "apply",
+    "buy",
+    "cheap",
+    "combine",
+    "cost",
+    "daily",
+    "dangerous",
+    "expensive",
+    "expire",
+    "layer",
+    "mix",
+    "natural",
+    "often",
+    "organic",
+    "pregnant",
+    "purchase",
+    "safe",
+    "store",
+    "toxic",
+    "unsafe",
+    "vegan",
+    "weekly",
+];
+
+/// True when `word` is a common English verb, adjective or adverb ("happens", "older", "tiny") that
+/// is not one of the [`SIGNIFICANT`] words. Such a word, unseen in the corpus, says little about
+/// whether the corpus answers a question; an unseen noun or rare word ("hair", "tretinoin") does.
+pub fn is_common_modifier(word: &str) -> bool {
+    static WORDS: OnceLock<HashMap<&'static str, (&'static str, u32)>> = OnceLock::new();
+    let words = WORDS.get_or_init(|| {
+        ENGLISH_WORDS
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let mut parts = l.split('\t');
+                let (form, pos, count) = (parts.next()?, parts.next()?, parts.next()?);
+                Some((form, (pos, count.parse().ok()?)))
+            })
+            .collect()
+    });
+    let lemmas = base_forms(word);
+    if lemmas.iter().any(|l| SIGNIFICANT.contains(&l.as_str())) {
+        return false;
+    }
+    lemmas
+        .iter()
+        .find_map(|l| words.get(l.as_str()))
+        .is_some_and(|(pos, count)| *pos != "n" && *count >= COMMON_MIN_COUNT)
+}
+
+/// The word and the base forms its regular English endings suggest, most literal first.
+fn base_forms(word: &str) -> Vec<String> {
+    let mut out = vec![word.to_string()];
+    let rules: &[(&str, &str)] = &[
+        ("ies", "y"),
+        ("es", ""),
+        ("s", ""),
+        ("ied", "y"),
+        ("ed", "e"),
+        ("ed", ""),
+        ("ing", "e"),
+        ("ing", ""),
+        ("ier", "y"),
+        ("iest", "y"),
+        ("er", "e"),
+        ("er", ""),
+        ("est", "e"),
+        ("est", ""),
+        ("ily", "y"),
+        ("ly", ""),
+    ];
+    for (suffix, replacement) in rules {
+        if let Some(stem) = word.strip_suffix(suffix).filter(|s| s.len() >= 2) {
+            out.push(format!("{stem}{replacement}"));
+            // Doubled consonants: "bigger" → "big", "stopped" → "stop".
+            let b = stem.as_bytes();
+            if replacement.is_empty() && b.len() >= 3 && b[b.len() - 1] == b[b.len() - 2] {
+                out.push(stem[..stem.len() - 1].to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Chat filler and question scaffolding that carry no topic ("hi", "pls", "anyone", "know").
@@ -758,11 +857,22 @@ mod tests {
 
     #[test]
     fn distance_is_bounded() {
-        let a: Vec<char> = "colagen".chars().collect();
-        assert_eq!(bounded_distance(&a, "collagen", 1), Some(1));
-        assert_eq!(bounded_distance(&a, "coligan", 1), None);
-        assert_eq!(bounded_distance(&"abcd".chars().collect::<Vec<_>>(), "abdc", 1), Some(1));
-        assert_eq!(bounded_distance(&a, "colagen", 1), None, "identical words need no correction");
+        let c = |s: &str| s.chars().collect::<Vec<_>>();
+        let a = c("colagen");
+        assert_eq!(bounded_distance(&a, &c("collagen"), 1), Some(1));
+        assert_eq!(bounded_distance(&a, &c("coligan"), 1), None);
+        assert_eq!(bounded_distance(&c("abcd"), &c("abdc"), 1), Some(1));
+        assert_eq!(bounded_distance(&a, &c("colagen"), 1), None, "identical words need no correction");
+    }
+
+    #[test]
+    fn common_verbs_and_adjectives_are_told_from_nouns_and_rare_words() {
+        for w in ["happens", "older", "tiny", "goes", "stronger", "behaved"] {
+            assert!(is_common_modifier(w), "{w}");
+        }
+        for w in ["hair", "kids", "tretinoin", "bovine", "price", "safe", "cheapest", "often"] {
+            assert!(!is_common_modifier(w), "{w}");
+        }
     }
 
     #[test]

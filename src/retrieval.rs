@@ -64,25 +64,6 @@ const BM25_WEIGHT: f32 = 0.15;
 const EVIDENCE_FLOOR: f32 = 0.4;
 /// Ranking bonus for passages of a section whose heading the question restates.
 const RESTATEMENT_BONUS: f32 = 0.3;
-/// Section headings that conventionally summarise an article. A question that only restates an
-/// article's title ("What does collagen serum do?") is answered from such a section.
-const SUMMARY_HEADINGS: &[&str] = &[
-    "bottom line",
-    "conclusion",
-    "conclusions",
-    "final thoughts",
-    "in a nutshell",
-    "in short",
-    "in summary",
-    "key points",
-    "key takeaways",
-    "overview",
-    "summary",
-    "takeaways",
-    "the bottom line",
-    "tl dr",
-    "tldr",
-];
 
 /// The answering engine: an open index plus synonyms and spelling lexicon.
 #[derive(Debug)]
@@ -206,8 +187,11 @@ impl Retriever {
                 let coverage =
                     if total > 0.0 { covered / total * (covered / evidence_floor).min(1.0) } else { 0.0 };
                 let restated = restatement(&question_terms, &hit.passage);
-                let defining =
-                    analysed.definition_of.as_deref().is_some_and(|subject| defines(subject, &hit.passage));
+                let defining = analysed
+                    .definition_of
+                    .as_deref()
+                    .zip(hit.passage.features.defines.as_ref())
+                    .is_some_and(|(subject, term)| subject.contains(term));
                 let in_summary = summary.iter().any(|p| p.section_id == hit.passage.section_id);
                 let rank = coverage
                     + BM25_WEIGHT * hit.score / top_bm25
@@ -250,11 +234,7 @@ impl Retriever {
         };
         let mut out = Vec::new();
         for article in chosen {
-            if let Some(s) = article
-                .sections
-                .iter()
-                .find(|s| s.heading_path.len() > 1 && is_summary_heading(&s.heading_path))
-            {
+            if let Some(s) = article.sections.iter().find(|s| analysis::is_summary_heading(&s.heading_path)) {
                 out.extend(self.index.section_passages(&s.id)?);
             }
         }
@@ -409,32 +389,16 @@ impl Retriever {
     }
 }
 
-/// True when a section's own heading is a conventional summary heading.
-fn is_summary_heading(heading_path: &[String]) -> bool {
-    heading_path.last().is_some_and(|h| {
-        let words = analysis::tokenize(h).into_iter().map(|t| t.surface).collect::<Vec<_>>().join(" ");
-        SUMMARY_HEADINGS.contains(&words.as_str())
-    })
-}
-
-/// True when the passage starts by defining one of `subject`'s terms ("Collagen is …").
-fn defines(subject: &[String], p: &StoredPassage) -> bool {
-    let tokens = analysis::tokenize(&p.text);
-    let mut content = tokens.iter().skip_while(|t| t.stop && t.surface != "is" && t.surface != "are");
-    let (Some(first), Some(verb)) = (content.next(), content.next()) else { return false };
-    subject.contains(&first.term) && matches!(verb.surface.as_str(), "is" | "are" | "refers" | "means")
-}
-
 /// How closely the question restates the passage's own section heading (the article title for an
 /// introduction): 0 below half overlap of their terms, rising to 1 for the same terms.
 fn restatement(question_terms: &HashSet<String>, p: &StoredPassage) -> f32 {
-    let Some(heading) = p.heading_path.last() else { return 0.0 };
-    let heading: HashSet<String> = analysis::terms(heading).into_iter().collect();
-    let union = question_terms.union(&heading).count();
+    let heading = &p.features.own_heading;
+    let shared = heading.iter().filter(|t| question_terms.contains(*t)).count();
+    let union = question_terms.len() + heading.len() - shared;
     if union == 0 {
         return 0.0;
     }
-    let jaccard = question_terms.intersection(&heading).count() as f32 / union as f32;
+    let jaccard = shared as f32 / union as f32;
     ((jaccard - 0.5) / 0.5).max(0.0)
 }
 
@@ -461,34 +425,24 @@ fn quote_list(words: &[&str]) -> String {
 }
 
 /// The analysed terms of each part of a passage.
-struct PassageTerms {
-    text: HashSet<String>,
-    context: HashSet<String>,
-    heading: HashSet<String>,
-    title: HashSet<String>,
-    in_summary: bool,
+struct PassageTerms<'a> {
+    f: &'a analysis::PassageFeatures,
 }
 
-impl PassageTerms {
-    fn of(p: &StoredPassage) -> PassageTerms {
-        let set = |s: &str| analysis::terms(s).into_iter().collect::<HashSet<_>>();
-        PassageTerms {
-            text: set(&p.searchable_text()),
-            context: p.context.as_deref().map(set).unwrap_or_default(),
-            heading: set(&p.heading_path.iter().skip(1).cloned().collect::<Vec<_>>().join(" ")),
-            title: p.heading_path.first().map(|t| set(t)).unwrap_or_default(),
-            in_summary: p.heading_path.len() > 1 && is_summary_heading(&p.heading_path),
-        }
+impl<'a> PassageTerms<'a> {
+    fn of(p: &'a StoredPassage) -> PassageTerms<'a> {
+        PassageTerms { f: &p.features }
     }
 
     fn place(&self, term: &str) -> Option<(f32, &'static str)> {
-        if self.text.contains(term) {
+        let has = |v: &[String]| v.binary_search_by(|t| t.as_str().cmp(term)).is_ok();
+        if has(&self.f.text) {
             Some((IN_TEXT, "text"))
-        } else if self.context.contains(term) {
+        } else if has(&self.f.context) {
             Some((IN_CONTEXT, "context"))
-        } else if self.heading.contains(term) {
+        } else if has(&self.f.heading) {
             Some((IN_HEADING, "heading"))
-        } else if self.title.contains(term) {
+        } else if has(&self.f.title) {
             Some((IN_TITLE, "title"))
         } else {
             None
@@ -498,7 +452,7 @@ impl PassageTerms {
     /// The best credit any alternative of `g` earns here, and where it was found.
     fn best_match(&self, g: &question::Group) -> (f32, Option<&'static str>) {
         if g.summary {
-            return if self.in_summary { (IN_TEXT, Some("heading")) } else { (0.0, None) };
+            return if self.f.summary_section { (IN_TEXT, Some("heading")) } else { (0.0, None) };
         }
         let mut best = (0.0, None);
         for alt in &g.alternatives {

@@ -4,4 +4,5 @@ mod answering;
 mod cli;
 mod corpus_parsing;
 mod index_lifecycle;
+mod quality;
 mod util;

@@ -111,6 +111,8 @@ pub struct Passage {
     /// "To answer What Does X Do, …"). They are quoted but not searched: an echo of a heading
     /// does not make a passage an answer.
     pub echoes: Vec<(usize, usize)>,
+    /// The passage analysed for retrieval.
+    pub features: crate::analysis::PassageFeatures,
 }
 
 /// A problem with one corpus file. Loading goes on without (part of) that file.
@@ -355,6 +357,7 @@ fn build_article(rel: &str, meta: Option<ArticleMeta>, fallback_title: String, d
         positions[section] += 1;
         let s = &sections[section];
         let key = s.heading_path.join("\u{1f}");
+        let echoes = echo_spans(&block.text, &heading_words);
         passages.push(Passage {
             id: short_id(&[rel, &key, &position.to_string()]),
             article_path: rel.to_string(),
@@ -362,7 +365,12 @@ fn build_article(rel: &str, meta: Option<ArticleMeta>, fallback_title: String, d
             heading_path: s.heading_path.clone(),
             anchor: s.anchor.clone(),
             kind: block.kind,
-            echoes: echo_spans(&block.text, &heading_words),
+            features: crate::analysis::PassageFeatures::of(
+                &blank_spans(&block.text, &echoes),
+                block.context.as_deref(),
+                &s.heading_path,
+            ),
+            echoes,
             text: block.text,
             context: block.context,
             position,

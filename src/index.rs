@@ -303,6 +303,54 @@ impl TokenStream for VecStream<'_> {
     }
 }
 
+/// A complete index built beside the current one, not yet in service.
+#[derive(Debug)]
+pub struct StagedIndex {
+    index: Option<SearchIndex>,
+    dir: PathBuf,
+    tmp: PathBuf,
+    stamp: String,
+}
+
+impl StagedIndex {
+    /// The staged index, for trying it before it goes into service.
+    pub fn index(&self) -> &SearchIndex {
+        self.index.as_ref().expect("a staged index is present until committed")
+    }
+
+    /// Takes the staged index out, for serving from it in memory; its files stay until
+    /// [`StagedIndex::commit`] or drop.
+    pub fn take(&mut self) -> Option<SearchIndex> {
+        self.index.take()
+    }
+
+    /// Makes the staged index the current one (atomic rename of `CURRENT`) and returns it, opened
+    /// from its final place. Older generations are removed; processes still reading them keep their
+    /// open files.
+    pub fn commit(mut self) -> Result<SearchIndex, IndexError> {
+        self.index = None;
+        let generation = format!("gen-{}", self.stamp);
+        let live = self.dir.join(&generation);
+        std::fs::rename(&self.tmp, &live).map_err(io_err("could not move the new index into", &live))?;
+        let current_tmp = self.dir.join(format!(".{CURRENT_FILE}.{}", self.stamp));
+        write_synced(&current_tmp, generation.as_bytes())?;
+        std::fs::rename(&current_tmp, self.dir.join(CURRENT_FILE))
+            .map_err(io_err("could not switch to the new index in", &self.dir))?;
+        sync_dir(&self.dir);
+        remove_old_generations(&self.dir, &generation);
+        SearchIndex::open(&self.dir)
+    }
+}
+
+impl Drop for StagedIndex {
+    fn drop(&mut self) {
+        // Not committed: the build is abandoned.
+        if self.tmp.exists() {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
 /// An open index: one reader for the life of the process, a fresh searcher per query.
 pub struct SearchIndex {
     reader: IndexReader,
@@ -344,6 +392,12 @@ impl SearchIndex {
     /// Builds an index of `corpus` under `dir` and makes it the current one, atomically. A crash
     /// at any point leaves the previous index (if any) current.
     pub fn build(corpus: &Corpus, dir: &Path) -> Result<SearchIndex, IndexError> {
+        Self::build_staged(corpus, dir)?.commit()
+    }
+
+    /// Builds an index of `corpus` beside the current one under `dir`, without switching to it:
+    /// the caller can try it first, then [`StagedIndex::commit`] or drop it.
+    pub fn build_staged(corpus: &Corpus, dir: &Path) -> Result<StagedIndex, IndexError> {
         std::fs::create_dir_all(dir).map_err(io_err("could not create the index directory", dir))?;
         remove_stale_builds(dir);
         let stamp = format!(
@@ -363,27 +417,24 @@ impl SearchIndex {
             let meta = write_documents(&index, fields, corpus)?;
             let meta_json = serde_json::to_vec(&meta).expect("index metadata serialises");
             write_synced(&tmp.join(META_FILE), &meta_json)?;
-            Ok::<_, IndexError>(())
+            Self::open_generation(dir, &tmp)
         })();
-        if let Err(e) = result {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
+        match result {
+            Ok(index) => Ok(StagedIndex { index: Some(index), dir: dir.to_path_buf(), tmp, stamp }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                Err(e)
+            }
         }
-        let generation = format!("gen-{stamp}");
-        let live = dir.join(&generation);
-        std::fs::rename(&tmp, &live).map_err(io_err("could not move the new index into", &live))?;
-        let current_tmp = dir.join(format!(".{CURRENT_FILE}.{stamp}"));
-        write_synced(&current_tmp, generation.as_bytes())?;
-        std::fs::rename(&current_tmp, dir.join(CURRENT_FILE))
-            .map_err(io_err("could not switch to the new index in", dir))?;
-        sync_dir(dir);
-        remove_old_generations(dir, &generation);
-        Self::open(dir)
     }
 
     /// Opens the current index under `dir`.
     pub fn open(dir: &Path) -> Result<SearchIndex, IndexError> {
-        let live = current_generation(dir)?;
+        Self::open_generation(dir, &current_generation(dir)?)
+    }
+
+    fn open_generation(dir: &Path, live: &Path) -> Result<SearchIndex, IndexError> {
+        let live = live.to_path_buf();
         let meta_bytes = std::fs::read(live.join(META_FILE)).map_err(|e| IndexError::Damaged {
             path: dir.to_path_buf(),
             reason: format!("{META_FILE}: {e}"),

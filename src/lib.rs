@@ -14,6 +14,7 @@ pub mod config;
 pub mod corpus;
 pub mod eval;
 pub mod index;
+pub mod live;
 pub mod question;
 pub mod render;
 pub mod retrieval;

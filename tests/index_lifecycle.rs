@@ -102,3 +102,48 @@ fn index_command_always_rebuilds() {
     assert!(loaded.rebuilt);
     assert_eq!(generations(&ws).len(), 1);
 }
+
+#[test]
+fn a_staged_index_serves_only_once_committed() {
+    let ws = Workspace::shipped();
+    let (_, _) = ws.open();
+    let before = generations(&ws);
+    ws.write("corpus/extra.md", "# Extra\n\n## Niacinamide\n\nNiacinamide evens skin tone.\n");
+    let corpus = citebot::corpus::load_dir(&ws.path("corpus"), &[ws.path("corpus/synonyms.txt")]).unwrap();
+
+    let staged = SearchIndex::build_staged(&corpus, &ws.path("index")).unwrap();
+    assert_eq!(staged.index().meta().fingerprint, corpus.fingerprint);
+    assert_eq!(generations(&ws), before, "not in service before commit");
+    drop(staged);
+    assert_eq!(generations(&ws), before, "a dropped stage leaves nothing behind");
+    assert!(
+        std::fs::read_dir(ws.path("index"))
+            .unwrap()
+            .flatten()
+            .all(|e| !e.file_name().to_string_lossy().starts_with(".build"))
+    );
+
+    let staged = SearchIndex::build_staged(&corpus, &ws.path("index")).unwrap();
+    let live = staged.commit().unwrap();
+    assert_eq!(live.meta().fingerprint, corpus.fingerprint);
+    assert_eq!(
+        SearchIndex::stored_fingerprint(&ws.path("index")).as_deref(),
+        Some(corpus.fingerprint.as_str())
+    );
+    assert_ne!(generations(&ws), before);
+}
+
+#[test]
+fn a_swap_leaves_questions_in_flight_on_the_old_index() {
+    let ws = Workspace::shipped();
+    let (r, _) = ws.open();
+    let live = citebot::live::Live::new(r);
+    let in_flight = live.current();
+    ws.write("corpus/extra.md", "# Extra\n\n## Niacinamide\n\nNiacinamide evens skin tone.\n");
+    let (r2, loaded) = ws.open();
+    assert!(loaded.rebuilt);
+    let old = live.replace(r2);
+    assert!(std::sync::Arc::ptr_eq(&old, &in_flight));
+    assert!(in_flight.answer("is collagen a humectant").unwrap().answered, "the old index still answers");
+    assert!(live.current().answer("does niacinamide even skin tone").unwrap().answered);
+}

@@ -110,6 +110,9 @@ pub fn load_config(path: Option<&PathBuf>) -> Result<Config, Failure> {
 fn execute(cli: Cli) -> Result<(), Failure> {
     let config = load_config(cli.config.as_ref())?;
     telemetry::init(&config.log.level);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     match cli.command {
         Command::Ask { question, json, explain } => ask(&config, &question, json, explain),
         Command::Eval { file, verbose, json } => run_eval(&config, &file, verbose, json),

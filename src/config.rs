@@ -27,6 +27,10 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Problems worth a warning that do not stop start-up (unknown keys, secrets in the file),
+    /// logged once logging is set up.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// `[corpus]`
@@ -132,11 +136,22 @@ impl Config {
                 .try_parsing(true)
                 .source(Some(env)),
         );
-        let config: Config = builder
-            .build()
-            .and_then(|c| c.try_deserialize())
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let built = builder.build().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut unknown = Vec::new();
+        let mut config: Config = serde_ignored::deserialize(built, |path| unknown.push(path.to_string()))
+            .map_err(|e: config::ConfigError| ConfigError::Invalid(e.to_string()))?;
         config.validate()?;
+        for key in unknown {
+            if key.split('.').next_back().is_some_and(is_secret_name) {
+                config.warnings.push(format!(
+                    "the configuration sets `{key}`: secrets belong in the environment (DISCORD_TOKEN, CITEBOT__…), not in a file; the value is ignored"
+                ));
+            } else {
+                config.warnings.push(format!(
+                    "unknown configuration key `{key}` is ignored; check its spelling against config.toml"
+                ));
+            }
+        }
         Ok(config)
     }
 
@@ -193,6 +208,11 @@ impl Config {
     }
 }
 
+/// Key names that hold secrets, which never belong in a configuration file.
+fn is_secret_name(key: &str) -> bool {
+    matches!(key, "token" | "secret" | "password" | "api_key" | "key" | "public_key" | "private_key")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +238,19 @@ mod tests {
         .unwrap();
         assert_eq!(c.answer.min_confidence, 0.25);
         assert_eq!(c.index.dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn unknown_keys_and_secrets_in_the_file_are_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[answer]\nmin_confidance = 0.3\napi_key = \"abc.def.ghi\"\n").unwrap();
+        let c = Config::load_with_env(&path, true, env(&[("CITEBOT__LOG__LEVL", "x")])).unwrap();
+        let all = c.warnings.join("\n");
+        assert!(all.contains("answer.min_confidance"), "{all}");
+        assert!(all.contains("log.levl"), "{all}");
+        assert!(all.contains("secrets belong in the environment"), "{all}");
+        assert!(!all.contains("abc.def.ghi"), "the secret itself is never repeated");
     }
 
     #[test]

@@ -486,7 +486,9 @@ fn base_forms(word: &str) -> Vec<String> {
             out.push(format!("{stem}{replacement}"));
             // Doubled consonants: "bigger" → "big", "stopped" → "stop".
             let b = stem.as_bytes();
-            if replacement.is_empty() && b.len() >= 3 && b[b.len() - 1] == b[b.len() - 2] {
+            let doubled =
+                b.len() >= 3 && b[b.len() - 1] == b[b.len() - 2] && b[b.len() - 1].is_ascii_alphabetic();
+            if replacement.is_empty() && doubled {
                 out.push(stem[..stem.len() - 1].to_string());
             }
         }
@@ -873,6 +875,8 @@ mod tests {
         for w in ["hair", "kids", "tretinoin", "bovine", "price", "safe", "cheapest", "often"] {
             assert!(!is_common_modifier(w), "{w}");
         }
+        // Found by the fuzzer: a multi-byte character whose last two bytes are equal.
+        assert!(!is_common_modifier("a\u{1000}\u{1000}ed"));
     }
 
     #[test]

@@ -5,4 +5,5 @@ mod cli;
 mod corpus_parsing;
 mod index_lifecycle;
 mod quality;
+mod robustness;
 mod util;

@@ -137,6 +137,13 @@ impl Retriever {
         )
     }
 
+    /// Retrieval alone: the BM25 candidates for a question, best first, before re-ranking (for
+    /// benchmarks and diagnostics).
+    pub fn retrieve(&self, question: &str, limit: usize) -> Result<Vec<Hit>, IndexError> {
+        let analysed = self.analyse(question);
+        self.index.search(&self.clauses(&analysed), limit)
+    }
+
     /// Answers a question, or declines it with the nearest sections.
     pub fn answer(&self, question: &str) -> Result<Answer, IndexError> {
         let analysed = self.analyse(question);
@@ -144,7 +151,7 @@ impl Retriever {
         Ok(self.build_answer(question, &analysed, ranked))
     }
 
-    fn rank(&self, analysed: &Analysed) -> Result<Vec<Ranked>, IndexError> {
+    fn clauses(&self, analysed: &Analysed) -> Vec<WeightedTerm> {
         let mut clauses = Vec::new();
         for g in analysed.groups.iter().filter(|g| g.known) {
             for alt in &g.alternatives {
@@ -159,7 +166,11 @@ impl Retriever {
                 }
             }
         }
-        let mut hits = self.index.search(&clauses, self.settings.candidates)?;
+        clauses
+    }
+
+    fn rank(&self, analysed: &Analysed) -> Result<Vec<Ranked>, IndexError> {
+        let mut hits = self.index.search(&self.clauses(analysed), self.settings.candidates)?;
         let question_terms: HashSet<String> = analysed
             .groups
             .iter()

@@ -58,6 +58,15 @@ pub enum Rebuild {
 
 /// Loads the corpus and synonyms, opens (or builds) the index, and returns the answering engine.
 pub fn open(config: &Config, rebuild: Rebuild) -> Result<(Retriever, Loaded), StartError> {
+    open_with_progress(config, rebuild, &|_, _| {})
+}
+
+/// [`open`], reporting index-building progress (passages written, total).
+pub fn open_with_progress(
+    config: &Config,
+    rebuild: Rebuild,
+    progress: crate::index::Progress,
+) -> Result<(Retriever, Loaded), StartError> {
     let mut loaded = Loaded::default();
     let synonyms = load_synonyms(config, &mut loaded);
     let settings = config.retrieval_settings();
@@ -80,10 +89,12 @@ pub fn open(config: &Config, rebuild: Rebuild) -> Result<(Retriever, Loaded), St
         _ => None,
     };
     let index = match reason {
-        Some(reason) => build(&corpus, dir, reason, &mut loaded)?,
+        Some(reason) => build(&corpus, dir, reason, &mut loaded, progress)?,
         None => match SearchIndex::open(dir) {
             Ok(index) => index,
-            Err(e) => build(&corpus, dir, format!("the index could not be opened ({e})"), &mut loaded)?,
+            Err(e) => {
+                build(&corpus, dir, format!("the index could not be opened ({e})"), &mut loaded, progress)?
+            }
         },
     };
     Ok((Retriever::new(index, synonyms, settings), loaded))
@@ -94,11 +105,12 @@ fn build(
     dir: &Path,
     reason: String,
     loaded: &mut Loaded,
+    progress: crate::index::Progress,
 ) -> Result<SearchIndex, StartError> {
     tracing::info!(%reason, dir = %dir.display(), "building the index");
     loaded.rebuilt = true;
     loaded.reason = Some(reason);
-    Ok(SearchIndex::build(corpus, dir)?)
+    Ok(SearchIndex::build_staged_with_progress(corpus, dir, progress)?.commit()?)
 }
 
 /// Loads the configured corpus directory, logging each warning.

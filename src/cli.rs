@@ -123,7 +123,11 @@ fn execute(cli: Cli) -> Result<(), Failure> {
         }
         Command::Index => {
             let started = Instant::now();
-            let (retriever, loaded) = open(&config, Rebuild::Always)?;
+            let bar = IndexProgress::new();
+            let (retriever, loaded) =
+                app::open_with_progress(&config, Rebuild::Always, &|done, total| bar.update(done, total))
+                    .map_err(start_failure)?;
+            bar.finish();
             let meta = retriever.index().meta();
             println!(
                 "indexed {} article(s), {} passages, {} warning(s) in {} ms into {}",
@@ -143,10 +147,53 @@ fn execute(cli: Cli) -> Result<(), Failure> {
 }
 
 fn open(config: &Config, rebuild: Rebuild) -> Result<(Retriever, app::Loaded), Failure> {
-    app::open(config, rebuild).map_err(|e| match e {
+    app::open(config, rebuild).map_err(start_failure)
+}
+
+fn start_failure(e: app::StartError) -> Failure {
+    match e {
         app::StartError::Corpus(_) | app::StartError::EmptyCorpus(_) => user(e),
         other => Failure::Internal(other.into()),
-    })
+    }
+}
+
+/// A progress bar on stderr for index builds, drawn only on a terminal and only once a build has
+/// taken more than a moment.
+struct IndexProgress {
+    started: Instant,
+    bar: std::sync::OnceLock<indicatif::ProgressBar>,
+}
+
+impl IndexProgress {
+    fn new() -> Self {
+        IndexProgress { started: Instant::now(), bar: std::sync::OnceLock::new() }
+    }
+
+    fn update(&self, done: usize, total: usize) {
+        if self.bar.get().is_none()
+            && (self.started.elapsed().as_millis() < 300 || !std::io::stderr().is_terminal())
+        {
+            return;
+        }
+        let bar = self.bar.get_or_init(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "indexing [{bar:30}] {pos}/{len} passages, {per_sec}, {eta} left",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        bar.set_position(done as u64);
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.bar.get() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn ask(config: &Config, question: &str, json: bool, explain: bool) -> Result<(), Failure> {

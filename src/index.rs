@@ -385,7 +385,7 @@ impl SearchIndex {
         let (schema, fields) = schema();
         let index = Index::create_in_ram(schema);
         register(&index);
-        let meta = write_documents(&index, fields, corpus)?;
+        let meta = write_documents(&index, fields, corpus, &|_, _| {})?;
         Self::from_index(index, fields, meta, None)
     }
 
@@ -398,6 +398,15 @@ impl SearchIndex {
     /// Builds an index of `corpus` beside the current one under `dir`, without switching to it:
     /// the caller can try it first, then [`StagedIndex::commit`] or drop it.
     pub fn build_staged(corpus: &Corpus, dir: &Path) -> Result<StagedIndex, IndexError> {
+        Self::build_staged_with_progress(corpus, dir, &|_, _| {})
+    }
+
+    /// [`SearchIndex::build_staged`], reporting progress as passages are written.
+    pub fn build_staged_with_progress(
+        corpus: &Corpus,
+        dir: &Path,
+        progress: Progress,
+    ) -> Result<StagedIndex, IndexError> {
         std::fs::create_dir_all(dir).map_err(io_err("could not create the index directory", dir))?;
         remove_stale_builds(dir);
         let stamp = format!(
@@ -414,7 +423,7 @@ impl SearchIndex {
             let (schema, fields) = schema();
             let index = Index::create_in_dir(&tmp, schema)?;
             register(&index);
-            let meta = write_documents(&index, fields, corpus)?;
+            let meta = write_documents(&index, fields, corpus, progress)?;
             let meta_json = serde_json::to_vec(&meta).expect("index metadata serialises");
             write_synced(&tmp.join(META_FILE), &meta_json)?;
             Self::open_generation(dir, &tmp)
@@ -570,7 +579,16 @@ impl SearchIndex {
     }
 }
 
-fn write_documents(index: &Index, f: Fields, corpus: &Corpus) -> Result<IndexMeta, IndexError> {
+/// Told how many passages have been written, and how many there are.
+pub type Progress<'a> = &'a dyn Fn(usize, usize);
+
+fn write_documents(
+    index: &Index,
+    f: Fields,
+    corpus: &Corpus,
+    progress: Progress,
+) -> Result<IndexMeta, IndexError> {
+    let total: usize = corpus.articles.iter().map(|a| a.passages.len()).sum();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4);
     let mut writer = index.writer_with_num_threads::<TantivyDocument>(threads, WRITER_MEMORY * threads)?;
     let mut vocabulary = BTreeMap::new();
@@ -613,6 +631,9 @@ fn write_documents(index: &Index, f: Fields, corpus: &Corpus) -> Result<IndexMet
                 f.line => p.line as u64,
             ))?;
             count += 1;
+            if count.is_multiple_of(1000) {
+                progress(count, total);
+            }
         }
         articles.push(ArticleInfo {
             path: article.path.clone(),
@@ -635,6 +656,7 @@ fn write_documents(index: &Index, f: Fields, corpus: &Corpus) -> Result<IndexMet
     }
     writer.commit()?;
     writer.wait_merging_threads()?;
+    progress(count, total);
     Ok(IndexMeta {
         schema_version: SCHEMA_VERSION,
         analysis_version: analysis::ANALYSIS_VERSION,

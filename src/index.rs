@@ -25,7 +25,7 @@ use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term, doc};
 
 /// Bumped whenever the schema or stored layout changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 const META_FILE: &str = "citebot-meta.json";
 const CURRENT_FILE: &str = "CURRENT";
 const TOKENIZER: &str = "citebot";
@@ -51,8 +51,10 @@ pub mod field {
     pub const HEADING: &str = "heading";
     /// Article title, analysed.
     pub const TITLE: &str = "title";
-    /// The sentence introducing a list item or table row, analysed.
+    /// The sentence introducing a list item or table row, and a row's header labels, analysed.
     pub const CONTEXT: &str = "context";
+    /// The sentence introducing a list item or table row, as written (stored only).
+    pub const LEAD: &str = "lead";
     /// Heading path as JSON (stored only).
     pub const HEADING_PATH: &str = "heading_path";
     /// Section anchor (stored only).
@@ -227,6 +229,7 @@ struct Fields {
     heading: Field,
     title: Field,
     context: Field,
+    lead: Field,
     heading_path: Field,
     anchor: Field,
     kind: Field,
@@ -251,7 +254,8 @@ fn schema() -> (Schema, Fields) {
         features: b.add_text_field(field::FEATURES, STORED),
         heading: b.add_text_field(field::HEADING, analysed.clone()),
         title: b.add_text_field(field::TITLE, analysed.clone()),
-        context: b.add_text_field(field::CONTEXT, analysed | STORED),
+        context: b.add_text_field(field::CONTEXT, analysed),
+        lead: b.add_text_field(field::LEAD, STORED),
         heading_path: b.add_text_field(field::HEADING_PATH, STORED),
         anchor: b.add_text_field(field::ANCHOR, STORED),
         kind: b.add_text_field(field::KIND, STORED),
@@ -572,7 +576,7 @@ impl SearchIndex {
             text: s(f.quote),
             echoes: serde_json::from_str(&s(f.echoes)).unwrap_or_default(),
             features: serde_json::from_str(&s(f.features)).unwrap_or_default(),
-            context: Some(s(f.context)).filter(|c| !c.is_empty()),
+            context: Some(s(f.lead)).filter(|c| !c.is_empty()),
             position: n(f.position),
             line: n(f.line),
         }
@@ -617,13 +621,14 @@ fn write_documents(
                 f.id => p.id.as_str(),
                 f.section_id => section.id.as_str(),
                 f.article => article.path.as_str(),
-                f.text => crate::corpus::blank_spans(&p.text, &p.echoes),
+                f.text => p.searchable_text(),
                 f.quote => p.text.as_str(),
                 f.features => serde_json::to_string(&p.features).expect("features serialise"),
                 f.echoes => if p.echoes.is_empty() { String::new() } else { serde_json::to_string(&p.echoes).expect("spans serialise") },
                 f.heading => section.heading_path[1..].join(". "),
                 f.title => article.meta.title.as_str(),
-                f.context => p.context.clone().unwrap_or_default(),
+                f.context => p.searchable_context(),
+                f.lead => p.context.clone().unwrap_or_default(),
                 f.heading_path => serde_json::to_string(&section.heading_path).expect("strings serialise"),
                 f.anchor => section.anchor.as_str(),
                 f.kind => kind,

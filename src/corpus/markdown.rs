@@ -11,7 +11,7 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 enum Raw {
     Paragraph { text: String, line: usize, heading: Option<usize> },
     Item { text: String, line: usize, heading: Option<usize>, list: usize, parent: Option<String> },
-    Row { text: String, line: usize, heading: Option<usize> },
+    Row { text: String, labels: Vec<(usize, usize)>, line: usize, heading: Option<usize> },
 }
 
 struct LineMap {
@@ -123,18 +123,22 @@ pub(super) fn parse(text: &str, first_line: usize, warn: &mut dyn FnMut(usize, S
             }
             Event::End(TagEnd::TableRow) => {
                 let cells = std::mem::take(&mut row);
-                let text = cells
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| !c.is_empty())
-                    .map(|(i, c)| match table_head.get(i).filter(|h| !h.is_empty()) {
-                        Some(h) => format!("{h}: {c}"),
-                        None => c.clone(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                // "Header: cell; Header: cell", remembering where the header labels are.
+                let mut text = String::new();
+                let mut labels = Vec::new();
+                for (i, c) in cells.iter().enumerate().filter(|(_, c)| !c.is_empty()) {
+                    if !text.is_empty() {
+                        text.push_str("; ");
+                    }
+                    if let Some(h) = table_head.get(i).filter(|h| !h.is_empty()) {
+                        labels.push((text.len(), text.len() + h.len()));
+                        text.push_str(h);
+                        text.push_str(": ");
+                    }
+                    text.push_str(c);
+                }
                 if !text.is_empty() && !in_table_head {
-                    raws.push(Raw::Row { text, line: lines.line(block_start), heading });
+                    raws.push(Raw::Row { text, labels, line: lines.line(block_start), heading });
                 }
             }
             Event::Start(Tag::TableCell) => {
@@ -216,6 +220,7 @@ fn into_blocks(raws: Vec<Raw>) -> Vec<Block> {
                     kind: PassageKind::Paragraph,
                     text: text.clone(),
                     context: None,
+                    labels: Vec::new(),
                     line,
                 });
                 lead = Some((blocks.len() - 1, text));
@@ -238,9 +243,16 @@ fn into_blocks(raws: Vec<Raw>) -> Vec<Block> {
                     });
                 }
                 let context = parent.or_else(|| lead_for_list.clone());
-                blocks.push(Block { heading, kind: PassageKind::ListItem, text, context, line });
+                blocks.push(Block {
+                    heading,
+                    kind: PassageKind::ListItem,
+                    text,
+                    context,
+                    labels: Vec::new(),
+                    line,
+                });
             }
-            Raw::Row { text, line, heading } => {
+            Raw::Row { text, labels, line, heading } => {
                 current_list = None;
                 if !in_table {
                     in_table = true;
@@ -254,6 +266,7 @@ fn into_blocks(raws: Vec<Raw>) -> Vec<Block> {
                     kind: PassageKind::TableRow,
                     text,
                     context: lead_for_list.clone(),
+                    labels,
                     line,
                 });
             }

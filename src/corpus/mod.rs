@@ -111,8 +111,34 @@ pub struct Passage {
     /// "To answer What Does X Do, …"). They are quoted but not searched: an echo of a heading
     /// does not make a passage an answer.
     pub echoes: Vec<(usize, usize)>,
+    /// Byte ranges of table header labels in `text` ("Primary Function" in a row): searched as
+    /// context, not as the row's own words.
+    pub labels: Vec<(usize, usize)>,
     /// The passage analysed for retrieval.
     pub features: crate::analysis::PassageFeatures,
+}
+
+impl Passage {
+    /// The text as searched: heading echoes and table header labels blanked out.
+    pub fn searchable_text(&self) -> String {
+        blank_spans(&self.text, &[self.echoes.as_slice(), self.labels.as_slice()].concat())
+    }
+
+    /// What introduces the passage, as searched: the list/table lead-in and the table header labels.
+    pub fn searchable_context(&self) -> String {
+        search_context(&self.text, self.context.as_deref(), &self.labels)
+    }
+}
+
+fn search_context(text: &str, context: Option<&str>, labels: &[(usize, usize)]) -> String {
+    let mut out = context.unwrap_or_default().to_string();
+    for &(s, e) in labels {
+        if let Some(label) = text.get(s..e) {
+            out.push_str(". ");
+            out.push_str(label);
+        }
+    }
+    out
 }
 
 /// A problem with one corpus file. Loading goes on without (part of) that file.
@@ -301,6 +327,8 @@ struct Block {
     kind: PassageKind,
     text: String,
     context: Option<String>,
+    /// Byte ranges of table header labels in `text`.
+    labels: Vec<(usize, usize)>,
     line: usize,
 }
 
@@ -366,11 +394,13 @@ fn build_article(rel: &str, meta: Option<ArticleMeta>, fallback_title: String, d
             anchor: s.anchor.clone(),
             kind: block.kind,
             features: crate::analysis::PassageFeatures::of(
-                &blank_spans(&block.text, &echoes),
-                block.context.as_deref(),
+                &blank_spans(&block.text, &[echoes.as_slice(), block.labels.as_slice()].concat()),
+                Some(search_context(&block.text, block.context.as_deref(), &block.labels).as_str())
+                    .filter(|c| !c.is_empty()),
                 &s.heading_path,
             ),
             echoes,
+            labels: block.labels,
             text: block.text,
             context: block.context,
             position,

@@ -66,6 +66,7 @@ fn push_lines(doc: &mut Doc, lines: &[(usize, &str)]) {
                     kind: PassageKind::Paragraph,
                     text: p,
                     context: None,
+                    labels: Vec::new(),
                     line: para_line,
                 });
                 para.clear();
@@ -77,6 +78,7 @@ fn push_lines(doc: &mut Doc, lines: &[(usize, &str)]) {
                     kind: PassageKind::ListItem,
                     text: item,
                     context: lead.clone(),
+                    labels: Vec::new(),
                     line,
                 });
             }
@@ -93,6 +95,7 @@ fn push_lines(doc: &mut Doc, lines: &[(usize, &str)]) {
             kind: PassageKind::Paragraph,
             text: para.join(" "),
             context: None,
+            labels: Vec::new(),
             line: para_line,
         });
     }

@@ -43,8 +43,6 @@ pub mod field {
     pub const TEXT: &str = "text";
     /// Passage text as quoted (stored only).
     pub const QUOTE: &str = "quote";
-    /// Byte spans of heading echoes in the quote, as JSON (stored only).
-    pub const ECHOES: &str = "echoes";
     /// The passage's analysed features, as JSON (stored only).
     pub const FEATURES: &str = "features";
     /// Section and sub-section headings (not the article title), analysed.
@@ -114,17 +112,8 @@ pub struct StoredPassage {
     pub position: u64,
     /// Line in the article file.
     pub line: u64,
-    /// Byte spans of `text` that echo a heading (not searched).
-    pub echoes: Vec<(usize, usize)>,
     /// The passage analysed for retrieval.
     pub features: crate::analysis::PassageFeatures,
-}
-
-impl StoredPassage {
-    /// The text as searched: heading echoes blanked out.
-    pub fn searchable_text(&self) -> String {
-        crate::corpus::blank_spans(&self.text, &self.echoes)
-    }
 }
 
 /// A search result.
@@ -224,7 +213,6 @@ struct Fields {
     article: Field,
     text: Field,
     quote: Field,
-    echoes: Field,
     features: Field,
     heading: Field,
     title: Field,
@@ -250,7 +238,6 @@ fn schema() -> (Schema, Fields) {
         article: b.add_text_field(field::ARTICLE, STRING | STORED),
         text: b.add_text_field(field::TEXT, analysed.clone()),
         quote: b.add_text_field(field::QUOTE, STORED),
-        echoes: b.add_text_field(field::ECHOES, STORED),
         features: b.add_text_field(field::FEATURES, STORED),
         heading: b.add_text_field(field::HEADING, analysed.clone()),
         title: b.add_text_field(field::TITLE, analysed.clone()),
@@ -574,7 +561,6 @@ impl SearchIndex {
             anchor: s(f.anchor),
             kind: serde_json::from_str(&format!("\"{}\"", s(f.kind))).unwrap_or(PassageKind::Paragraph),
             text: s(f.quote),
-            echoes: serde_json::from_str(&s(f.echoes)).unwrap_or_default(),
             features: serde_json::from_str(&s(f.features)).unwrap_or_default(),
             context: Some(s(f.lead)).filter(|c| !c.is_empty()),
             position: n(f.position),
@@ -624,7 +610,6 @@ fn write_documents(
                 f.text => p.searchable_text(),
                 f.quote => p.text.as_str(),
                 f.features => serde_json::to_string(&p.features).expect("features serialise"),
-                f.echoes => if p.echoes.is_empty() { String::new() } else { serde_json::to_string(&p.echoes).expect("spans serialise") },
                 f.heading => section.heading_path[1..].join(". "),
                 f.title => article.meta.title.as_str(),
                 f.context => p.searchable_context(),

@@ -115,31 +115,46 @@ pub fn excerpt(text: &str, max_chars: usize, mut is_match: impl FnMut(usize, usi
     }
     let sentences = sentence_spans(text);
     let words = crate::analysis::tokenize(text);
-    let score = |s: usize, e: usize, is_match: &mut dyn FnMut(usize, usize) -> bool| {
-        words.iter().filter(|w| w.start >= s && w.end <= e && !w.stop && is_match(w.start, w.end)).count()
-    };
-    let mut best: Option<(usize, usize, usize)> = None; // (score, start, end)
+    // Per sentence: matched words and length in characters, so every window is scored in O(1).
+    let mut matched = vec![0usize; sentences.len()];
+    let mut w = 0;
+    for (i, &(s, e)) in sentences.iter().enumerate() {
+        while w < words.len() && words[w].start < e {
+            if words[w].start >= s && !words[w].stop && is_match(words[w].start, words[w].end) {
+                matched[i] += 1;
+            }
+            w += 1;
+        }
+    }
+    let chars: Vec<usize> = sentences.iter().map(|&(s, e)| text[s..e].chars().count()).collect();
+    let mut best: Option<(usize, usize, usize)> = None; // (score, first, last)
     for i in 0..sentences.len() {
-        let start = sentences[i].0;
-        for &(_, end) in &sentences[i..] {
-            if text[start..end].chars().count() > max_chars {
+        let (mut score, mut len) = (0, 0);
+        for j in i..sentences.len() {
+            // Window i..=j spans from sentence i's start to sentence j's end (gaps included).
+            len = if j == i {
+                chars[i]
+            } else {
+                len + text[sentences[j - 1].1..sentences[j].1].chars().count()
+            };
+            if len > max_chars {
                 break;
             }
-            let sc = score(start, end, &mut is_match);
-            if best.is_none_or(|(b, bs, be)| sc > b || (sc == b && end - start > be - bs)) {
-                best = Some((sc, start, end));
+            score += matched[j];
+            let (s, e) = (sentences[i].0, sentences[j].1);
+            if best.is_none_or(|(b, bi, bj)| {
+                score > b || (score == b && e - s > sentences[bj].1 - sentences[bi].0)
+            }) {
+                best = Some((score, i, j));
             }
         }
     }
     let (start, end) = match best {
-        Some((_, s, e)) => (s, e),
+        Some((_, i, j)) => (sentences[i].0, sentences[j].1),
         None => {
             // No whole sentence fits: the best sentence, cut at a word boundary.
-            let (s, e) = sentences
-                .iter()
-                .copied()
-                .max_by_key(|(s, e)| score(*s, *e, &mut is_match))
-                .unwrap_or((0, text.len()));
+            let i = (0..sentences.len()).max_by_key(|&i| (matched[i], std::cmp::Reverse(i))).unwrap_or(0);
+            let (s, e) = sentences.get(i).copied().unwrap_or((0, text.len()));
             (s, cut_at_word(text, s, e, max_chars))
         }
     };
@@ -154,11 +169,10 @@ pub fn cut_at_word(text: &str, start: usize, end: usize, max_chars: usize) -> us
     if limit == slice.len() {
         return end;
     }
-    let boundary = slice[..=limit.min(slice.len() - 1)]
-        .char_indices()
-        .rev()
-        .find(|(i, c)| c.is_whitespace() && *i <= limit)
-        .map(|(i, _)| i);
+    // `limit` is a char boundary; look at the characters up to and including the one there.
+    let upto = limit + slice[limit..].chars().next().map_or(0, char::len_utf8);
+    let boundary =
+        slice[..upto].char_indices().rev().find(|(i, c)| c.is_whitespace() && *i <= limit).map(|(i, _)| i);
     let cut = match boundary {
         Some(i) if i > 0 => slice[..i].trim_end().len(),
         _ => limit,
@@ -193,6 +207,24 @@ mod tests {
         assert!(e.text.chars().count() <= 700);
         assert!(e.text.ends_with("word"));
         assert!(text.contains(&e.text));
+    }
+
+    #[test]
+    fn cutting_next_to_a_multibyte_character_does_not_panic() {
+        for text in ["🙂".repeat(800), format!("{} {}", "a".repeat(699), "🙂".repeat(50)), "é ".repeat(500)]
+        {
+            let e = excerpt(&text, 700, |_, _| false);
+            assert!(e.text.chars().count() <= 700);
+            assert!(text.contains(&e.text));
+        }
+    }
+
+    #[test]
+    fn long_passages_are_cut_in_linear_time_per_window() {
+        // 5,000 short sentences: the window search must not rescan words per window.
+        let text = "Collagen binds water. ".repeat(5000);
+        let e = excerpt(&text, 700, |_, _| true);
+        assert!(e.truncated && e.text.chars().count() <= 700 && e.text.ends_with('.'));
     }
 
     #[test]

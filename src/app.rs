@@ -135,27 +135,36 @@ pub fn embedded_corpus() -> Corpus {
 
 fn load_synonyms(config: &Config, loaded: &mut Loaded) -> Synonyms {
     let path = &config.corpus.synonyms;
+    let embedded = !config.corpus.dir.exists() && config.corpus.dir == Path::new("corpus");
+    let (synonyms, warnings) = if embedded && !path.exists() {
+        let (synonyms, problems) = Synonyms::parse(EMBEDDED_SYNONYMS);
+        (synonyms, problems.into_iter().map(|(line, p)| format!("built-in synonyms:{line}: {p}")).collect())
+    } else {
+        synonyms_file(path)
+    };
+    for msg in warnings {
+        tracing::warn!("{msg}");
+        loaded.warnings.push(msg);
+    }
+    synonyms
+}
+
+/// Reads a synonyms file: a missing file means no synonyms; an unreadable one or a bad rule is a
+/// warning naming the file (and line).
+pub fn synonyms_file(path: &Path) -> (Synonyms, Vec<String>) {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(_) if !config.corpus.dir.exists() && config.corpus.dir == Path::new("corpus") => {
-            EMBEDDED_SYNONYMS.to_string()
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Synonyms::default(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Synonyms::default(), Vec::new()),
         Err(e) => {
             let msg = format!(
                 "{}: could not read the synonyms file ({e}); answering without synonyms",
                 path.display()
             );
-            tracing::warn!("{msg}");
-            loaded.warnings.push(msg);
-            return Synonyms::default();
+            return (Synonyms::default(), vec![msg]);
         }
     };
     let (synonyms, problems) = Synonyms::parse(&text);
-    for (line, problem) in problems {
-        let msg = format!("{}:{line}: {problem}", path.display());
-        tracing::warn!("{msg}");
-        loaded.warnings.push(msg);
-    }
-    synonyms
+    let warnings =
+        problems.into_iter().map(|(line, problem)| format!("{}:{line}: {problem}", path.display())).collect();
+    (synonyms, warnings)
 }

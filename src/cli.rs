@@ -56,6 +56,20 @@ pub enum Command {
     Topics,
     /// Build (or rebuild) the index now.
     Index,
+    /// Run the Discord bot until SIGINT/SIGTERM (token from DISCORD_TOKEN).
+    Serve,
+    /// Show the questions the bot could not answer, the passages voted down, and daily counts.
+    Report {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Only the last N days (default: every retained day).
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+        /// Rows in each "top" table.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+    },
 }
 
 /// A failure, by audience.
@@ -121,6 +135,14 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             print!("{}", render::topics(&retriever.index().meta().articles));
             Ok(())
         }
+        Command::Serve => serve(&config),
+        Command::Report { json, days, top } => {
+            let opts = crate::records::ReportOptions { json, top, days };
+            let out = crate::records::run_report(&config.records, &config.index.dir, &opts)
+                .map_err(|e| if e.is_user_error() { user(e) } else { Failure::Internal(e.into()) })?;
+            print!("{out}");
+            Ok(())
+        }
         Command::Index => {
             let started = Instant::now();
             let bar = IndexProgress::new();
@@ -144,6 +166,34 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// `citebot serve`: the Discord bot over a swappable retriever, with records and hot reload.
+fn serve(config: &Config) -> Result<(), Failure> {
+    use std::sync::Arc;
+    let token = crate::discord::DiscordToken::from_env().map_err(user)?;
+    let (retriever, loaded) = open(config, Rebuild::IfStale)?;
+    let live = Arc::new(crate::live::Live::new(retriever));
+    let recorder = crate::records::Recorder::start_or_disabled(&config.records);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("could not start the async runtime: {e}")))?;
+    let result = runtime.block_on(async {
+        let _watcher = (config.reload.watch && !loaded.embedded)
+            .then(|| {
+                crate::reload::spawn_watcher(config.clone(), config.reload.clone(), live.clone(), |_| {})
+                    .map_err(|e| tracing::warn!("the corpus is not watched: {e}"))
+                    .ok()
+            })
+            .flatten();
+        crate::discord::Server::new(config.discord.clone(), token, live.clone())
+            .feedback(Arc::new(recorder.clone()))
+            .run(crate::discord::shutdown_signal())
+            .await
+    });
+    recorder.flush(std::time::Duration::from_secs(2));
+    result.map_err(|e| if e.is_user_error() { user(e) } else { Failure::Internal(e.into()) })
 }
 
 fn open(config: &Config, rebuild: Rebuild) -> Result<(Retriever, app::Loaded), Failure> {

@@ -27,6 +27,15 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Declines, votes and answer counts for `citebot report`.
+    #[serde(default)]
+    pub records: crate::records::RecordsConfig,
+    /// Hot reload of the corpus while serving.
+    #[serde(default)]
+    pub reload: crate::reload::ReloadConfig,
+    /// The Discord bot (`citebot serve`).
+    #[serde(default)]
+    pub discord: crate::discord::DiscordConfig,
     /// Problems worth a warning that do not stop start-up (unknown keys, secrets in the file),
     /// logged once logging is set up.
     #[serde(skip)]
@@ -124,6 +133,9 @@ impl Config {
         }
         let env: config::Map<String, String> =
             env.into_iter().filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__"))).collect();
+        // The token may come from the environment under our prefix; it is read by the Discord
+        // adapter from there, never from the layered configuration.
+        let token_from_env = env.contains_key("CITEBOT__DISCORD__TOKEN");
         let mut builder =
             config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if path.is_file() {
@@ -134,6 +146,9 @@ impl Config {
                 .prefix_separator("__")
                 .separator("__")
                 .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("discord.guild_ids")
+                .with_list_parse_key("discord.mention_channels")
                 .source(Some(env)),
         );
         let built = builder.build().map_err(|e| ConfigError::Invalid(e.to_string()))?;
@@ -142,6 +157,9 @@ impl Config {
             .map_err(|e: config::ConfigError| ConfigError::Invalid(e.to_string()))?;
         config.validate()?;
         for key in unknown {
+            if key == "discord.token" && token_from_env {
+                continue;
+            }
             if key.split('.').next_back().is_some_and(is_secret_name) {
                 config.warnings.push(format!(
                     "the configuration sets `{key}`: secrets belong in the environment (DISCORD_TOKEN, CITEBOT__…), not in a file; the value is ignored"
@@ -188,6 +206,9 @@ impl Config {
         ] {
             range(key, v.to_string(), (0.0..=2.0).contains(&v), "between 0 and 2")?;
         }
+        self.records.validate()?;
+        self.reload.validate()?;
+        self.discord.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

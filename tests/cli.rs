@@ -149,3 +149,21 @@ fn eval_scores_a_question_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("bad.jsonl:1"), "{}", stderr(&out));
 }
+
+#[test]
+fn serve_with_a_bad_token_fails_with_one_clear_line() {
+    let ws = Workspace::shipped();
+    for (token, needle) in [("not-a-token", "malformed"), ("", "DISCORD_TOKEN")] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_citebot"))
+            .args(["--config", ws.path("config.toml").to_str().unwrap(), "serve"])
+            .env("DISCORD_TOKEN", token)
+            .env_remove("CITEBOT__DISCORD__TOKEN")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{token:?}");
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{err}");
+        assert!(!err.contains("not-a-token"), "the token is never echoed");
+    }
+}

@@ -3,7 +3,11 @@
 mod answering;
 mod cli;
 mod corpus_parsing;
+mod discord_bot;
 mod index_lifecycle;
 mod quality;
+mod records;
+mod reload;
 mod robustness;
+mod sim;
 mod util;

@@ -1,0 +1,179 @@
+//! The commands people use: `/ask` (with autocomplete), the message context-menu command "Answer
+//! from knowledge base", `/topics`, `/source`, and the optional text command `<prefix>ask`.
+//!
+//! Each command's `///` comment is its Discord description (at most 100 characters). Commands
+//! answer through [`super::bot`], so every entry point shares one answer flow and one set of guard
+//! rails.
+
+use super::bot::{self, Bot, Context, Error, SHUTTING_DOWN, SORRY, cooldown_notice};
+use super::render;
+use super::reply::Reply;
+use super::text;
+use poise::serenity_prelude as serenity;
+use serenity::{AutocompleteChoice, CreateAutocompleteResponse};
+
+/// The commands to register; the text command only when a prefix is configured.
+pub fn all(with_prefix: bool) -> Vec<poise::Command<Bot, Error>> {
+    // poise finds a text command by name alone, so the text `ask` must come before the slash
+    // `ask` (slash lookup also checks the kind and skips it).
+    let mut commands = if with_prefix { vec![ask_text()] } else { Vec::new() };
+    commands.extend([ask(), answer_message(), topics(), source()]);
+    commands
+}
+
+async fn suggest_sections(ctx: Context<'_>, partial: &str) -> CreateAutocompleteResponse {
+    let r = ctx.data().retriever();
+    let articles = &r.index().meta().articles;
+    let choices = render::autocomplete(articles, partial)
+        .into_iter()
+        .map(|(name, value)| AutocompleteChoice::new(name, value));
+    CreateAutocompleteResponse::new().set_choices(choices.collect())
+}
+
+/// Ask a question; the answer quotes the article it comes from.
+#[poise::command(slash_command)]
+pub async fn ask(
+    ctx: Context<'_>,
+    #[description = "Your question, in your own words"]
+    #[autocomplete = "suggest_sections"]
+    #[max_length = 500]
+    question: String,
+    #[description = "Show the answer only to you"] private: Option<bool>,
+) -> Result<(), Error> {
+    let poise::Context::Application(actx) = ctx else { return Ok(()) };
+    let http = &ctx.serenity_context().http;
+    let bot = ctx.data();
+    let interaction = actx.interaction;
+    let Some(_work) = bot.begin() else {
+        return bot::respond(http, interaction, &Reply::notice(SHUTTING_DOWN)).await;
+    };
+    let question = question.trim().to_string();
+    if question.is_empty() {
+        return bot::respond(
+            http,
+            interaction,
+            &Reply::notice("The question is empty; type one after /ask."),
+        )
+        .await;
+    }
+    if let Err(wait) = bot.cooldown(ctx.author().id) {
+        return bot::respond(http, interaction, &cooldown_notice(wait)).await;
+    }
+    let private = private.unwrap_or(bot.config.ephemeral_default);
+    bot::answer_interaction(bot, http, interaction, question, private, "slash").await
+}
+
+/// Right-click a question: the bot replies to that message with the answer.
+#[poise::command(context_menu_command = "Answer from knowledge base")]
+pub async fn answer_message(ctx: Context<'_>, msg: serenity::Message) -> Result<(), Error> {
+    let poise::Context::Application(actx) = ctx else { return Ok(()) };
+    let http = &ctx.serenity_context().http;
+    let bot = ctx.data();
+    let interaction = actx.interaction;
+    let Some(_work) = bot.begin() else {
+        return bot::respond(http, interaction, &Reply::notice(SHUTTING_DOWN)).await;
+    };
+    let question = bot::question_text(&msg.content, bot.bot_id);
+    if question.is_empty() {
+        return bot::respond(http, interaction, &Reply::notice("That message has no text to answer.")).await;
+    }
+    if let Err(wait) = bot.cooldown(ctx.author().id) {
+        return bot::respond(http, interaction, &cooldown_notice(wait)).await;
+    }
+    let r = bot.retriever();
+    let asked = bot::Asked {
+        entry_point: "context_menu",
+        guild_id: interaction.guild_id.map(|g| g.get()),
+        channel_id: interaction.channel_id.get(),
+        user_id: interaction.user.id.get(),
+        question,
+    };
+    let mut task = bot.spawn_answer(&r, asked);
+    let (joined, deferred) = match bot.quick(&mut task).await {
+        Some(joined) => (joined, false),
+        None => {
+            bot::defer(http, interaction, true).await?;
+            (task.await, true)
+        }
+    };
+    let reply = match joined.map_err(Error::from).and_then(|r| r) {
+        Err(e) => {
+            tracing::error!("answering failed: {e:#}");
+            Reply::notice(SORRY)
+        }
+        Ok(a) if !a.answered => render::answer(&a, &bot.options(&r)).private(true),
+        Ok(a) => {
+            let public = render::answer(&a, &bot.options(&r));
+            let sent = msg
+                .channel_id
+                .send_message(http, public.to_message(Some(&msg), bot.config.ping_author_on_reply))
+                .await;
+            match sent {
+                Ok(_) => {
+                    let section = a.section.last().map(String::as_str).unwrap_or("the article");
+                    Reply::notice(format!(
+                        "Replied to the message with the answer from “{}”.",
+                        text::escape(&text::cut(section, 200))
+                    ))
+                }
+                Err(e) => {
+                    tracing::warn!("could not post the answer in the channel: {e}");
+                    Reply {
+                        content: Some(
+                            "I couldn't post in this channel, so here is the answer just for you.".into(),
+                        ),
+                        ..public
+                    }
+                    .private(true)
+                }
+            }
+        }
+    };
+    if deferred {
+        bot::finish_deferred(http, interaction, true, &reply).await
+    } else {
+        bot::respond(http, interaction, &reply).await
+    }
+}
+
+/// Lists the articles and their sections.
+#[poise::command(slash_command)]
+pub async fn topics(ctx: Context<'_>) -> Result<(), Error> {
+    let poise::Context::Application(actx) = ctx else { return Ok(()) };
+    let r = ctx.data().retriever();
+    let articles = &r.index().meta().articles;
+    bot::respond(&ctx.serenity_context().http, actx.interaction, &render::topics(articles)).await
+}
+
+/// Which articles, and which version of them, the answers come from.
+#[poise::command(slash_command)]
+pub async fn source(ctx: Context<'_>) -> Result<(), Error> {
+    let poise::Context::Application(actx) = ctx else { return Ok(()) };
+    let bot = ctx.data();
+    let r = bot.retriever();
+    let reply = render::source_info(r.index().meta(), &bot.options(&r));
+    bot::respond(&ctx.serenity_context().http, actx.interaction, &reply).await
+}
+
+/// Ask a question (text command; needs the MESSAGE_CONTENT intent).
+#[poise::command(prefix_command, rename = "ask")]
+pub async fn ask_text(ctx: Context<'_>, #[rest] question: Option<String>) -> Result<(), Error> {
+    let poise::Context::Prefix(pctx) = ctx else { return Ok(()) };
+    let http = &ctx.serenity_context().http;
+    let bot = ctx.data();
+    let msg = pctx.msg;
+    let Some(_work) = bot.begin() else { return Ok(()) };
+    let question = question.map(|q| bot::question_text(&q, bot.bot_id)).unwrap_or_default();
+    if question.is_empty() {
+        let help =
+            Reply::notice("Type a question after the command, e.g. “ask what does collagen serum do?”.");
+        msg.channel_id.send_message(http, help.to_message(Some(msg), false)).await?;
+        return Ok(());
+    }
+    if let Err(wait) = bot.cooldown(msg.author.id) {
+        tracing::debug!(user = msg.author.id.get(), wait, "text command on cooldown");
+        http.create_reaction(msg.channel_id, msg.id, &serenity::ReactionType::Unicode("⏳".into())).await?;
+        return Ok(());
+    }
+    bot::answer_in_channel(bot, http, question, msg, msg, "prefix").await
+}

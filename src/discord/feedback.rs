@@ -1,0 +1,92 @@
+//! What the people running the bot want to know afterwards: 👍 / 👎 on an answer, and which
+//! questions were answered or declined. A [`FeedbackSink`] receives them; [`LogFeedback`] logs them
+//! and [`crate::records::Recorder`] stores them (user ids only as keyed hashes).
+
+/// One judgement of one passage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feedback {
+    /// The passage judged.
+    pub passage_id: String,
+    /// The corpus version it was quoted from.
+    pub corpus_version: String,
+    /// Who judged (a Discord user id).
+    pub user_id: u64,
+    /// The guild, outside direct messages.
+    pub guild_id: Option<u64>,
+    /// 👍 (true) or 👎 (false).
+    pub helpful: bool,
+}
+
+/// Who asked what, where, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    /// `slash`, `mention`, `context_menu` or `prefix`.
+    pub entry_point: &'static str,
+    /// The guild, outside direct messages.
+    pub guild_id: Option<u64>,
+    /// The channel.
+    pub channel_id: u64,
+    /// Who asked (a Discord user id).
+    pub user_id: u64,
+    /// The question.
+    pub question: String,
+}
+
+/// Where feedback goes. Called from the async executor: keep it quick or hand work off.
+pub trait FeedbackSink: Send + Sync + 'static {
+    /// Records one judgement.
+    fn record(&self, feedback: Feedback);
+
+    /// Records the outcome of one question (answered or declined).
+    fn outcome(&self, asked: &Asked, answer: &crate::answer::Answer, corpus_version: &str) {
+        let _ = (asked, answer, corpus_version);
+    }
+}
+
+impl FeedbackSink for crate::records::Recorder {
+    fn record(&self, f: Feedback) {
+        self.record_vote(crate::records::Vote {
+            passage_id: f.passage_id,
+            corpus_version: f.corpus_version,
+            question: None,
+            helpful: f.helpful,
+            user_id: Some(f.user_id),
+        });
+    }
+
+    fn outcome(&self, asked: &Asked, answer: &crate::answer::Answer, corpus_version: &str) {
+        if answer.answered {
+            self.record_answer(crate::records::Answered {
+                entry_point: asked.entry_point.into(),
+                guild_id: asked.guild_id,
+                passage_id: answer.passage_id.clone(),
+                corpus_version: Some(corpus_version.into()),
+            });
+        } else {
+            self.record_decline(crate::records::Decline {
+                question: asked.question.clone(),
+                entry_point: asked.entry_point.into(),
+                guild_id: asked.guild_id,
+                channel_id: Some(asked.channel_id),
+                user_id: Some(asked.user_id),
+            });
+        }
+    }
+}
+
+/// The default sink: one log line per judgement.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogFeedback;
+
+impl FeedbackSink for LogFeedback {
+    fn record(&self, f: Feedback) {
+        // No user id in logs: who voted is not needed to read them.
+        tracing::info!(
+            passage = %f.passage_id,
+            corpus = %f.corpus_version,
+            guild = ?f.guild_id,
+            helpful = f.helpful,
+            "answer feedback"
+        );
+    }
+}

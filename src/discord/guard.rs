@@ -1,0 +1,169 @@
+//! Guard rails: the per-user cooldown, the mention channel allowlist, and the tracker of work in
+//! flight that lets a shutdown stop taking new questions and wait for the replies being sent.
+//!
+//! Plain Rust with the clock passed in, so every rule is tested without Discord or sleeping.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// Per-user cooldown between questions.
+#[derive(Debug)]
+pub struct Cooldowns {
+    period: Duration,
+    last: Mutex<HashMap<u64, Instant>>,
+}
+
+/// Entries kept before old ones are dropped.
+const COOLDOWN_ENTRIES: usize = 10_000;
+
+impl Cooldowns {
+    /// A cooldown of `period` (zero: none).
+    pub fn new(period: Duration) -> Cooldowns {
+        Cooldowns { period, last: Mutex::new(HashMap::new()) }
+    }
+
+    /// Ok when `user` may ask at `now` (and records the question), else the whole seconds to wait
+    /// (at least 1).
+    pub fn try_ask(&self, user: u64, now: Instant) -> Result<(), u64> {
+        if self.period.is_zero() {
+            return Ok(());
+        }
+        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(&at) = last.get(&user) {
+            let elapsed = now.saturating_duration_since(at);
+            if elapsed < self.period {
+                let wait = self.period - elapsed;
+                return Err(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+            }
+        }
+        if last.len() >= COOLDOWN_ENTRIES {
+            let period = self.period;
+            last.retain(|_, at| now.saturating_duration_since(*at) < period);
+        }
+        last.insert(user, now);
+        Ok(())
+    }
+}
+
+/// Whether a mention in `channel` may be answered: the allowlist is empty or lists it.
+pub fn channel_allowed(allowlist: &[u64], channel: u64) -> bool {
+    allowlist.is_empty() || allowlist.contains(&channel)
+}
+
+/// Counts the handlers running, and refuses new ones once a shutdown has begun.
+#[derive(Debug, Default)]
+pub struct Work {
+    closed: AtomicBool,
+    running: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held by a running handler; dropping it marks the work done.
+#[derive(Debug)]
+pub struct WorkGuard<'a>(&'a Work);
+
+impl Work {
+    /// Starts a piece of work, or None when the bot is shutting down.
+    pub fn begin(&self) -> Option<WorkGuard<'_>> {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            self.finish();
+            return None;
+        }
+        Some(WorkGuard(self))
+    }
+
+    /// Stops accepting new work.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// True once [`Work::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Work running now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Waits until no work runs, or `limit` passes; true when idle.
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.idle.notified();
+                if self.running() == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(limit, wait).await.is_ok()
+    }
+
+    fn finish(&self) {
+        if self.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+}
+
+impl Drop for WorkGuard<'_> {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cooldown_counts_down_per_user() {
+        let c = Cooldowns::new(Duration::from_secs(5));
+        let t0 = Instant::now();
+        assert_eq!(c.try_ask(1, t0), Ok(()));
+        assert_eq!(c.try_ask(1, t0 + Duration::from_millis(100)), Err(5));
+        assert_eq!(c.try_ask(1, t0 + Duration::from_millis(4100)), Err(1));
+        assert_eq!(c.try_ask(2, t0 + Duration::from_millis(100)), Ok(()), "other users are not affected");
+        assert_eq!(c.try_ask(1, t0 + Duration::from_secs(5)), Ok(()));
+    }
+
+    #[test]
+    fn zero_cooldown_is_off() {
+        let c = Cooldowns::new(Duration::ZERO);
+        let t0 = Instant::now();
+        assert!(c.try_ask(1, t0).is_ok() && c.try_ask(1, t0).is_ok());
+    }
+
+    #[test]
+    fn allowlist() {
+        assert!(channel_allowed(&[], 7));
+        assert!(channel_allowed(&[7, 8], 7));
+        assert!(!channel_allowed(&[8], 7));
+    }
+
+    #[tokio::test]
+    async fn shutdown_waits_for_work_in_flight_and_refuses_new_work() {
+        let work = std::sync::Arc::new(Work::default());
+        let guard_holder = work.clone();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let _g = guard_holder.begin().unwrap();
+            let _ = started_tx.send(());
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        });
+        started_rx.await.unwrap();
+        work.close();
+        assert!(work.begin().is_none(), "no new work after close");
+        assert_eq!(work.running(), 1);
+        assert!(!work.wait_idle(Duration::from_millis(10)).await);
+        assert!(work.wait_idle(Duration::from_secs(5)).await);
+        assert_eq!(work.running(), 0);
+        task.await.unwrap();
+    }
+}

@@ -150,25 +150,18 @@ pub(super) fn parse(text: &str, first_line: usize, warn: &mut dyn FnMut(usize, S
                 row.push(collapse(&cell));
             }
             Event::End(TagEnd::Table) => table_head.clear(),
-            Event::Text(t) | Event::Code(t) if in_code == 0 => {
-                let target = if in_cell {
-                    &mut cell
-                } else if in_heading.is_none() {
-                    items.last_mut().map(|i| &mut i.0).unwrap_or(&mut buf)
-                } else {
-                    &mut buf
+            Event::Text(_) | Event::Code(_) | Event::SoftBreak | Event::HardBreak if in_code == 0 => {
+                let piece = match &event {
+                    Event::Text(t) | Event::Code(t) => t.as_ref(),
+                    _ => " ",
                 };
-                target.push_str(&t);
-            }
-            Event::SoftBreak | Event::HardBreak => {
-                let target = if in_cell {
-                    &mut cell
-                } else if in_heading.is_none() {
-                    items.last_mut().map(|i| &mut i.0).unwrap_or(&mut buf)
-                } else {
-                    &mut buf
+                // Text goes to the open table cell, else the open list item, else the block.
+                let target = match (in_cell, in_heading, items.last_mut()) {
+                    (true, _, _) => &mut cell,
+                    (false, None, Some(item)) => &mut item.0,
+                    _ => &mut buf,
                 };
-                target.push(' ');
+                target.push_str(piece);
             }
             Event::End(TagEnd::Paragraph) => {
                 // Paragraph breaks inside a list item keep words apart.

@@ -133,6 +133,42 @@ pub const SUMMARY_HEADINGS: &[&str] = &[
     "tldr",
 ];
 
+impl PassageFeatures {
+    /// A compact text form for storage: parts separated by U+001E, terms by spaces.
+    pub fn encode(&self) -> String {
+        let join = |v: &[String]| v.join(" ");
+        [
+            join(&self.text),
+            join(&self.context),
+            join(&self.heading),
+            join(&self.own_heading),
+            join(&self.title),
+            self.defines.clone().unwrap_or_default(),
+            if self.summary_section { "1".into() } else { String::new() },
+        ]
+        .join("\u{1e}")
+    }
+
+    /// Reads [`PassageFeatures::encode`]'s form; anything unreadable yields empty features.
+    pub fn decode(s: &str) -> PassageFeatures {
+        let mut parts = s.split('\u{1e}');
+        let mut terms =
+            || parts.next().unwrap_or("").split(' ').filter(|t| !t.is_empty()).map(String::from).collect();
+        let (text, context, heading, own_heading, title) = (terms(), terms(), terms(), terms(), terms());
+        let defines: Vec<String> = terms();
+        let summary: Vec<String> = terms();
+        PassageFeatures {
+            text,
+            context,
+            heading,
+            own_heading,
+            title,
+            defines: defines.into_iter().next(),
+            summary_section: summary.first().is_some_and(|f| f == "1"),
+        }
+    }
+}
+
 /// True when the last heading of `heading_path` (below the title) is a conventional summary heading.
 pub fn is_summary_heading(heading_path: &[String]) -> bool {
     let Some(own) = heading_path.last().filter(|_| heading_path.len() > 1) else { return false };
@@ -454,6 +490,19 @@ mod tests {
         assert!(toks[0].stop && toks[1].stop && !toks[2].stop);
         assert_eq!(&text[toks[2].start..toks[2].end], "Collagen’s");
         assert_eq!(toks[6].term, term_of("procedures"));
+    }
+
+    #[test]
+    fn features_round_trip_through_their_stored_form() {
+        let f = PassageFeatures::of(
+            "Collagen is a protein that binds water.",
+            Some("Key facts:"),
+            &["Title".into(), "Key Takeaways".into()],
+        );
+        assert_eq!(f.defines.as_deref(), Some("collagen"));
+        assert!(f.summary_section);
+        assert_eq!(PassageFeatures::decode(&f.encode()), f);
+        assert_eq!(PassageFeatures::decode(""), PassageFeatures::default());
     }
 
     #[test]

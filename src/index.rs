@@ -25,7 +25,7 @@ use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term, doc};
 
 /// Bumped whenever the schema or stored layout changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 const META_FILE: &str = "citebot-meta.json";
 const CURRENT_FILE: &str = "CURRENT";
 const TOKENIZER: &str = "citebot";
@@ -43,7 +43,7 @@ pub mod field {
     pub const TEXT: &str = "text";
     /// Passage text as quoted (stored only).
     pub const QUOTE: &str = "quote";
-    /// The passage's analysed features, as JSON (stored only).
+    /// The passage's analysed features, in their compact stored form (stored only).
     pub const FEATURES: &str = "features";
     /// Section and sub-section headings (not the article title), analysed.
     pub const HEADING: &str = "heading";
@@ -561,7 +561,7 @@ impl SearchIndex {
             anchor: s(f.anchor),
             kind: serde_json::from_str(&format!("\"{}\"", s(f.kind))).unwrap_or(PassageKind::Paragraph),
             text: s(f.quote),
-            features: serde_json::from_str(&s(f.features)).unwrap_or_default(),
+            features: crate::analysis::PassageFeatures::decode(&s(f.features)),
             context: Some(s(f.lead)).filter(|c| !c.is_empty()),
             position: n(f.position),
             line: n(f.line),
@@ -609,7 +609,7 @@ fn write_documents(
                 f.article => article.path.as_str(),
                 f.text => p.searchable_text(),
                 f.quote => p.text.as_str(),
-                f.features => serde_json::to_string(&p.features).expect("features serialise"),
+                f.features => p.features.encode(),
                 f.heading => section.heading_path[1..].join(". "),
                 f.title => article.meta.title.as_str(),
                 f.context => p.searchable_context(),

@@ -40,7 +40,7 @@ impl Default for Settings {
             min_confidence: 0.5,
             max_excerpt_chars: 700,
             alternatives: 3,
-            candidates: 40,
+            candidates: 20,
             analysis: AnalysisSettings::default(),
         }
     }

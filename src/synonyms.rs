@@ -14,16 +14,27 @@ pub type Phrase = Vec<String>;
 
 #[derive(Debug, Clone, PartialEq)]
 struct Rule {
-    /// Phrases that trigger the rule (all tokens, stop words included, as terms).
-    from: Vec<Phrase>,
+    /// Phrases that trigger the rule.
+    from: Vec<Trigger>,
     /// What to search for instead (content terms only).
     to: Vec<Phrase>,
+}
+
+/// One triggering phrase, in the two forms it can match.
+#[derive(Debug, Clone, PartialEq)]
+struct Trigger {
+    /// Every token's term, stop words included.
+    full: Phrase,
+    /// The content terms, when there are two or more (they may match with stop words between).
+    content: Option<Phrase>,
 }
 
 /// A loaded synonyms file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Synonyms {
     rules: Vec<Rule>,
+    /// First term of a trigger (either form) → (rule, trigger) to try there.
+    by_first: std::collections::HashMap<String, Vec<(usize, usize)>>,
 }
 
 /// A part of a question that a rule rewrote.
@@ -51,7 +62,7 @@ impl Synonyms {
                 Some((l, r)) => (l, Some(r)),
                 None => (line, None),
             };
-            let from: Vec<Phrase> = lhs.split(',').map(all_terms).filter(|p| !p.is_empty()).collect();
+            let from: Vec<Trigger> = lhs.split(',').filter_map(trigger).collect();
             let to: Vec<Phrase> = match rhs {
                 Some(r) => r.split(',').map(analysis::terms).filter(|p| !p.is_empty()).collect(),
                 None => lhs.split(',').map(analysis::terms).filter(|p| !p.is_empty()).collect(),
@@ -65,7 +76,19 @@ impl Synonyms {
             }
             rules.push(Rule { from, to });
         }
-        (Synonyms { rules }, problems)
+        let mut by_first: std::collections::HashMap<String, Vec<(usize, usize)>> = Default::default();
+        for (r, rule) in rules.iter().enumerate() {
+            for (t, trigger) in rule.from.iter().enumerate() {
+                for first in std::iter::once(&trigger.full).chain(&trigger.content).filter_map(|p| p.first())
+                {
+                    let entry = by_first.entry(first.clone()).or_default();
+                    if !entry.contains(&(r, t)) {
+                        entry.push((r, t));
+                    }
+                }
+            }
+        }
+        (Synonyms { rules, by_first }, problems)
     }
 
     /// Number of usable rules.
@@ -80,7 +103,7 @@ impl Synonyms {
 
     /// Every term the rules can produce (for spelling correction: words worth correcting towards).
     pub fn trigger_words(&self) -> impl Iterator<Item = &str> {
-        self.rules.iter().flat_map(|r| r.from.iter().flatten()).map(String::as_str)
+        self.rules.iter().flat_map(|r| r.from.iter().flat_map(|t| &t.full)).map(String::as_str)
     }
 
     /// Finds rule matches in a question's tokens (`(term, is_stop_word)`), longest first, left to
@@ -92,9 +115,10 @@ impl Synonyms {
         let mut i = 0;
         while i < tokens.len() {
             let mut best: Option<(usize, Vec<Phrase>)> = None;
-            for rule in &self.rules {
-                for phrase in &rule.from {
-                    let Some(end) = match_at(tokens, i, phrase) else { continue };
+            for &(r, t) in self.by_first.get(tokens[i].0).into_iter().flatten() {
+                let rule = &self.rules[r];
+                {
+                    let Some(end) = match_at(tokens, i, &rule.from[t]) else { continue };
                     let n = end - i;
                     match &mut best {
                         Some((len, alts)) if *len == n => {
@@ -122,13 +146,13 @@ impl Synonyms {
 }
 
 /// Where a match of `phrase` starting at token `i` ends (exclusive), if it matches there.
-fn match_at(tokens: &[(&str, bool)], i: usize, phrase: &[String]) -> Option<usize> {
-    let n = phrase.len();
-    if tokens.get(i..i + n).is_some_and(|w| w.iter().zip(phrase).all(|((t, _), p)| *t == p)) {
+fn match_at(tokens: &[(&str, bool)], i: usize, trigger: &Trigger) -> Option<usize> {
+    let n = trigger.full.len();
+    if tokens.get(i..i + n).is_some_and(|w| w.iter().zip(&trigger.full).all(|((t, _), p)| *t == p)) {
         return Some(i + n);
     }
-    let content: Vec<&String> = phrase.iter().filter(|t| !analysis::is_stop_word(t)).collect();
-    if content.len() < 2 || tokens.get(i).is_none_or(|(_, stop)| *stop) {
+    let content = trigger.content.as_ref()?;
+    if tokens.get(i).is_none_or(|(_, stop)| *stop) {
         return None;
     }
     let mut at = i;
@@ -142,16 +166,25 @@ fn match_at(tokens: &[(&str, bool)], i: usize, phrase: &[String]) -> Option<usiz
             }
         }
         match tokens.get(at) {
-            Some((t, false)) if t == *want => at += 1,
+            Some((t, false)) if *t == want.as_str() => at += 1,
             _ => return None,
         }
     }
     Some(at)
 }
 
-/// Terms of every token of a phrase, stop words included (so "break outs" does not shrink to "break").
-fn all_terms(phrase: &str) -> Phrase {
-    analysis::tokenize(phrase).into_iter().map(|t| t.term).collect()
+/// A trigger phrase in both forms; None when it has no words. The full form keeps stop words (so
+/// "break outs" does not shrink to "break").
+fn trigger(phrase: &str) -> Option<Trigger> {
+    let tokens = analysis::tokenize(phrase);
+    if tokens.is_empty() {
+        return None;
+    }
+    let content: Phrase = tokens.iter().filter(|t| !t.stop).map(|t| t.term.clone()).collect();
+    Some(Trigger {
+        full: tokens.into_iter().map(|t| t.term).collect(),
+        content: (content.len() >= 2).then_some(content),
+    })
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ const BOLD: &str = "\x1b[1m";
 const DIM: &str = "\x1b[2m";
 const RESET: &str = "\x1b[0m";
 
-/// Renders an answer (or a decline) for a terminal.
-pub fn answer(a: &Answer, color: bool) -> String {
+/// Renders an answer (or a decline) for a terminal. `corpus_title` names what a decline was
+/// looked up in (the article's title when there is one article).
+pub fn answer(a: &Answer, corpus_title: &str, color: bool) -> String {
     let (bold, dim, reset) = if color { (BOLD, DIM, RESET) } else { ("", "", "") };
     let mut out = String::new();
     match (&a.excerpt, a.answered) {
@@ -46,8 +47,7 @@ pub fn answer(a: &Answer, color: bool) -> String {
             }
         }
         _ => {
-            let title = a.source.as_ref().map(|s| s.title.as_str()).unwrap_or("the articles");
-            let _ = writeln!(out, "{bold}Not covered:{reset} this isn't covered in {title}.");
+            let _ = writeln!(out, "{bold}Not covered:{reset} this isn't covered in {corpus_title}.");
             if let Some(reason) = &a.decline_reason {
                 let _ = writeln!(out, "{reason}");
             }

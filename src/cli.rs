@@ -58,6 +58,16 @@ pub enum Command {
     Index,
     /// Run the Discord bot until SIGINT/SIGTERM (token from DISCORD_TOKEN).
     Serve,
+    /// Answer Discord interactions over HTTP (the Interactions Endpoint URL) until SIGINT/SIGTERM
+    /// (public key from DISCORD_PUBLIC_KEY).
+    ServeHttp,
+    /// Register the bot's commands with Discord (token from DISCORD_TOKEN): in the given guilds,
+    /// else in discord.guild_ids, else globally.
+    RegisterCommands {
+        /// A guild to register in (repeatable).
+        #[arg(long = "guild", value_name = "ID")]
+        guilds: Vec<u64>,
+    },
     /// Show the questions the bot could not answer, the passages voted down, and daily counts.
     Report {
         /// Print JSON instead of text.
@@ -136,6 +146,8 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Serve => serve(&config),
+        Command::ServeHttp => serve_http(&config),
+        Command::RegisterCommands { guilds } => register_commands(&config, &guilds),
         Command::Report { json, days, top } => {
             let opts = crate::records::ReportOptions { json, top, days };
             let out = crate::records::run_report(&config.records, &config.index.dir, &opts)
@@ -175,6 +187,8 @@ fn serve(config: &Config) -> Result<(), Failure> {
     let (retriever, loaded) = open(config, Rebuild::IfStale)?;
     let live = Arc::new(crate::live::Live::new(retriever));
     let recorder = crate::records::Recorder::start_or_disabled(&config.records);
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let sink = Arc::new(crate::metrics::Observed::new(Arc::new(recorder.clone()), metrics.clone()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -187,13 +201,96 @@ fn serve(config: &Config) -> Result<(), Failure> {
                     .ok()
             })
             .flatten();
+        let health = Arc::new(crate::metrics::Health::new(
+            live.clone(),
+            metrics.clone(),
+            crate::metrics::Mode::Gateway,
+        ));
+        if let Some(addr) = config.metrics.listen {
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                user(format!("could not listen on metrics.listen = {addr} ({e}); choose a free address"))
+            })?;
+            let routes = crate::metrics::routes(health.clone());
+            tokio::spawn(async move { axum::serve(listener, routes).await });
+            tracing::info!(address = %addr, "metrics and health checks at /metrics, /healthz, /readyz");
+        }
+        let shutdown = async move {
+            crate::discord::shutdown_signal().await;
+            health.drain();
+        };
         crate::discord::Server::new(config.discord.clone(), token, live.clone())
+            .feedback(sink)
+            .metrics(metrics)
+            .run(shutdown)
+            .await
+            .map_err(|e| if e.is_user_error() { user(e) } else { Failure::Internal(e.into()) })
+    });
+    recorder.flush(std::time::Duration::from_secs(2));
+    result
+}
+
+/// `citebot serve-http`: the interactions endpoint over a swappable retriever, with records and
+/// hot reload, like `serve`.
+fn serve_http(config: &Config) -> Result<(), Failure> {
+    use std::sync::Arc;
+    let key = crate::http::PublicKey::from_env().map_err(user)?;
+    let (retriever, loaded) = open(config, Rebuild::IfStale)?;
+    let live = Arc::new(crate::live::Live::new(retriever));
+    let recorder = crate::records::Recorder::start_or_disabled(&config.records);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("could not start the async runtime: {e}")))?;
+    let result = runtime.block_on(async {
+        let _watcher = (config.reload.watch && !loaded.embedded)
+            .then(|| {
+                crate::reload::spawn_watcher(config.clone(), config.reload.clone(), live.clone(), |_| {})
+                    .map_err(|e| tracing::warn!("the corpus is not watched: {e}"))
+                    .ok()
+            })
+            .flatten();
+        crate::http::Endpoint::new(config.discord.clone(), key, live.clone())
             .feedback(Arc::new(recorder.clone()))
+            .bind(config.http.listen)
+            .await?
             .run(crate::discord::shutdown_signal())
             .await
     });
     recorder.flush(std::time::Duration::from_secs(2));
     result.map_err(|e| if e.is_user_error() { user(e) } else { Failure::Internal(e.into()) })
+}
+
+/// `citebot register-commands`: the gateway bot's commands, registered without a gateway.
+fn register_commands(config: &Config, guilds: &[u64]) -> Result<(), Failure> {
+    use crate::discord::Snowflake;
+    let token = crate::discord::DiscordToken::from_env().map_err(user)?;
+    let guilds: Vec<Snowflake> = if guilds.is_empty() {
+        config.discord.guild_ids.clone()
+    } else {
+        guilds.iter().copied().map(Snowflake).collect()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("could not start the async runtime: {e}")))?;
+    let done = runtime
+        .block_on(crate::discord::register::register_commands(
+            &config.discord,
+            &token,
+            config.http.application_id,
+            &guilds,
+        ))
+        .map_err(|e| if e.is_user_error() { user(e) } else { Failure::Internal(e.into()) })?;
+    for r in done {
+        println!(
+            "registered {} command(s) {} for application {}: {}",
+            r.commands.len(),
+            r.scope,
+            r.application_id,
+            r.commands.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn open(config: &Config, rebuild: Rebuild) -> Result<(Retriever, app::Loaded), Failure> {

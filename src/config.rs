@@ -36,6 +36,12 @@ pub struct Config {
     /// The Discord bot (`citebot serve`).
     #[serde(default)]
     pub discord: crate::discord::DiscordConfig,
+    /// The HTTP interactions endpoint (`citebot serve-http`, `citebot register-commands`).
+    #[serde(default)]
+    pub http: crate::http::HttpConfig,
+    /// Metrics and health checks of `citebot serve`.
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsConfig,
     /// Problems worth a warning that do not stop start-up (unknown keys, secrets in the file),
     /// logged once logging is set up.
     #[serde(skip)]

@@ -4,6 +4,8 @@ mod answering;
 mod cli;
 mod corpus_parsing;
 mod discord_bot;
+mod discord_faults;
+mod http;
 mod index_lifecycle;
 mod quality;
 mod records;

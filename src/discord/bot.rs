@@ -3,16 +3,19 @@
 //!
 //! Every handler first takes a [`WorkGuard`] (refused once shutdown begins, and waited for by it),
 //! runs retrieval on the blocking pool, and sends through [`Reply`], which sets `allowed_mentions`
-//! on every request. Requests go through `&Http`, never through the cache-checked helpers: those
-//! silently send nothing when the cache lacks a guild's permissions.
+//! on every request. Requests go through [`Rest`] (rate limits honoured, transient failures
+//! retried, a retry never a second reply), never through serenity's cache-checked helpers: those
+//! silently send nothing when the cache lacks a guild's permissions. An event already handled (a
+//! replay after a gateway RESUME) is recognised by its id ([`Seen`]) and not answered again.
 
 use super::config::DiscordConfig;
 pub use super::feedback::Asked;
 use super::feedback::{Feedback, FeedbackSink};
-use super::guard::{Cooldowns, Work, WorkGuard, channel_allowed};
+use super::guard::{Cooldowns, SEEN_IDS, Seen, Work, WorkGuard, channel_allowed};
 use super::ids::{Action, ButtonId};
 use super::render::{self, RenderOptions, Shown};
 use super::reply::Reply;
+use super::rest::Rest;
 use super::text;
 use crate::answer::Answer;
 use crate::live::Live;
@@ -20,7 +23,7 @@ use crate::retrieval::Retriever;
 use poise::serenity_prelude as serenity;
 use serenity::{
     CommandInteraction, ComponentInteraction, CreateInteractionResponse, CreateInteractionResponseMessage,
-    Http, Message, ReactionType, UserId,
+    Message, ReactionType, UserId,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,6 +75,10 @@ pub struct Bot {
     pub feedback: Arc<dyn FeedbackSink>,
     /// The bot's own user id (from READY).
     pub bot_id: UserId,
+    /// Where replies are sent.
+    pub rest: Rest,
+    /// The events already handled.
+    pub seen: Seen,
 }
 
 /// The error type of commands and handlers.
@@ -92,6 +99,7 @@ impl Bot {
         work: Arc<Work>,
         feedback: Arc<dyn FeedbackSink>,
         bot_id: UserId,
+        rest: Rest,
     ) -> Bot {
         Bot {
             cooldowns: Cooldowns::new(Duration::from_secs(config.cooldown_seconds)),
@@ -100,7 +108,22 @@ impl Bot {
             work,
             feedback,
             bot_id,
+            rest,
+            seen: Seen::new(SEEN_IDS),
         }
+    }
+
+    /// True the first time the event with this id (a message or interaction) arrives; a repeat
+    /// (Discord replaying events after a RESUME) is logged and must be ignored.
+    pub fn first_delivery(&self, id: u64) -> bool {
+        let first = self.seen.first_time(id);
+        if !first {
+            tracing::debug!(
+                id,
+                "an event already handled arrived again (replayed after a reconnect); ignored"
+            );
+        }
+        first
     }
 
     /// The retriever in service now.
@@ -131,7 +154,10 @@ impl Bot {
         let r = r.clone();
         let sink = self.feedback.clone();
         tokio::task::spawn_blocking(move || {
-            let answer = r.answer(&asked.question)?;
+            let started = Instant::now();
+            let answer = r.answer(&asked.question);
+            sink.timed(&asked, started.elapsed());
+            let answer = answer.inspect_err(|_| sink.failed(&asked))?;
             sink.outcome(&asked, &answer, r.corpus_version());
             Ok(answer)
         })
@@ -180,7 +206,6 @@ pub fn question_text(content: &str, bot_id: UserId) -> String {
 /// retrieval is quick, else after deferring. A decline is always private.
 pub async fn answer_interaction(
     bot: &Bot,
-    http: &Http,
     interaction: &CommandInteraction,
     question: String,
     private: bool,
@@ -204,11 +229,11 @@ pub async fn answer_interaction(
                     Reply::notice(SORRY)
                 }
             };
-            respond(http, interaction, &reply).await
+            respond(bot, interaction, &reply).await
         }
         None => {
             tracing::debug!("retrieval is slow; deferring the response");
-            defer(http, interaction, private).await?;
+            defer(bot, interaction, private).await?;
             let reply = match task.await.map_err(anyhow::Error::from).and_then(|r| r) {
                 Ok(a) => render::answer(&a, &bot.options(&r)).private(private || !a.answered),
                 Err(e) => {
@@ -216,44 +241,46 @@ pub async fn answer_interaction(
                     Reply::notice(SORRY)
                 }
             };
-            finish_deferred(http, interaction, private, &reply).await
+            finish_deferred(bot, interaction, private, &reply).await
         }
     }
 }
 
 /// The first response to a command interaction.
-pub async fn respond(http: &Http, interaction: &CommandInteraction, reply: &Reply) -> anyhow::Result<()> {
-    interaction.create_response(http, CreateInteractionResponse::Message(reply.to_response())).await?;
+pub async fn respond(bot: &Bot, interaction: &CommandInteraction, reply: &Reply) -> anyhow::Result<()> {
+    let response = CreateInteractionResponse::Message(reply.to_response());
+    bot.rest.respond(interaction.id, &interaction.token, &response).await?;
     Ok(())
 }
 
 /// Defers a command interaction ("thinking…"), privately or not.
-pub async fn defer(http: &Http, interaction: &CommandInteraction, private: bool) -> anyhow::Result<()> {
-    let defer = CreateInteractionResponseMessage::new().ephemeral(private);
-    interaction.create_response(http, CreateInteractionResponse::Defer(defer)).await?;
+pub async fn defer(bot: &Bot, interaction: &CommandInteraction, private: bool) -> anyhow::Result<()> {
+    let defer = CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new().ephemeral(private));
+    bot.rest.respond(interaction.id, &interaction.token, &defer).await?;
     Ok(())
 }
 
 /// Replaces a deferred response with `reply`. A private reply after a public deferral replaces the
 /// public placeholder with a private follow-up.
 pub async fn finish_deferred(
-    http: &Http,
+    bot: &Bot,
     interaction: &CommandInteraction,
     deferred_private: bool,
     reply: &Reply,
 ) -> anyhow::Result<()> {
+    let (app, token, id) = (interaction.application_id, interaction.token.as_str(), interaction.id);
     if reply.ephemeral && !deferred_private {
-        interaction.delete_response(http).await?;
-        interaction.create_followup(http, reply.to_followup()).await?;
+        bot.rest.delete_original(app, token, id).await?;
+        bot.rest.followup(app, token, id, &reply.to_followup()).await?;
     } else {
-        interaction.edit_response(http, reply.to_edit()).await?;
+        bot.rest.edit_original(app, token, id, &reply.to_edit()).await?;
     }
     Ok(())
 }
 
 /// A mention of the bot (or a message on which the bot is mentioned in a reply): answers in the
 /// channel, as a reply, if the channel allows it.
-pub async fn on_message(bot: &Bot, http: &Http, msg: &Message) -> anyhow::Result<()> {
+pub async fn on_message(bot: &Bot, msg: &Message) -> anyhow::Result<()> {
     if msg.author.bot || msg.author.id == bot.bot_id || msg.webhook_id.is_some() {
         return Ok(());
     }
@@ -273,6 +300,9 @@ pub async fn on_message(bot: &Bot, http: &Http, msg: &Message) -> anyhow::Result
         );
         return Ok(());
     }
+    if !bot.first_delivery(msg.id.get()) {
+        return Ok(());
+    }
     let Some(_work) = bot.begin() else { return Ok(()) };
     let mut question = question_text(&msg.content, bot.bot_id);
     let mut target = msg;
@@ -288,22 +318,22 @@ pub async fn on_message(bot: &Bot, http: &Http, msg: &Message) -> anyhow::Result
         let help = Reply::notice(
             "Ask me a question after the mention, e.g. “@citebot what does collagen serum do?”, or use /ask.",
         );
-        msg.channel_id.send_message(http, help.to_message(Some(msg), false)).await?;
+        bot.rest.post_message(msg.channel_id, help.to_message(Some(msg), false), msg.id.get()).await?;
         return Ok(());
     }
     if let Err(wait) = bot.cooldown(msg.author.id) {
         // No channel message for this: a reaction says "wait" without adding to the conversation.
         tracing::debug!(user = msg.author.id.get(), wait, "mention on cooldown");
-        http.create_reaction(msg.channel_id, msg.id, &ReactionType::Unicode("⏳".into())).await?;
+        bot.rest.react(msg.channel_id, msg.id, &ReactionType::Unicode("⏳".into())).await?;
         return Ok(());
     }
-    answer_in_channel(bot, http, question, target, msg, "mention").await
+    answer_in_channel(bot, question, target, msg, "mention").await
 }
 
-/// Answers `question`, asked by `asker`'s author, with a channel message replying to `target`.
+/// Answers `question`, asked by `asker`'s author, with a channel message replying to `target`
+/// (posted at most once for `asker`, even if sending is retried).
 pub async fn answer_in_channel(
     bot: &Bot,
-    http: &Http,
     question: String,
     target: &Message,
     asker: &Message,
@@ -324,17 +354,19 @@ pub async fn answer_in_channel(
             Reply::notice(SORRY)
         }
     };
-    target
-        .channel_id
-        .send_message(http, reply.to_message(Some(target), bot.config.ping_author_on_reply))
-        .await?;
+    let message = reply.to_message(Some(target), bot.config.ping_author_on_reply);
+    bot.rest.post_message(target.channel_id, message, asker.id.get()).await?;
     Ok(())
 }
 
 /// A button press.
-pub async fn on_button(bot: &Bot, http: &Http, press: &ComponentInteraction) -> anyhow::Result<()> {
+pub async fn on_button(bot: &Bot, press: &ComponentInteraction) -> anyhow::Result<()> {
+    if !bot.first_delivery(press.id.get()) {
+        return Ok(());
+    }
     let respond = |reply: Reply| async move {
-        press.create_response(http, CreateInteractionResponse::Message(reply.to_response())).await
+        let response = CreateInteractionResponse::Message(reply.to_response());
+        bot.rest.respond(press.id, &press.token, &response).await
     };
     let Some(_work) = bot.begin() else { return Ok(respond(Reply::notice(SHUTTING_DOWN)).await?) };
     let Some(id) = ButtonId::parse(&press.data.custom_id) else {
@@ -367,7 +399,8 @@ pub async fn on_button(bot: &Bot, http: &Http, press: &ComponentInteraction) -> 
                 section_id: &p.section_id,
             };
             let reply = render::passage(&shown, &passages, next, &bot.options(&r));
-            press.create_response(http, CreateInteractionResponse::UpdateMessage(reply.to_update())).await?;
+            let update = CreateInteractionResponse::UpdateMessage(reply.to_update());
+            bot.rest.respond(press.id, &press.token, &update).await?;
         }
         Action::Section { section_id } => {
             let retriever = r.clone();
@@ -385,7 +418,7 @@ pub async fn on_button(bot: &Bot, http: &Http, press: &ComponentInteraction) -> 
             let Some(first) = replies.next() else { return Ok(respond(render::stale()).await?) };
             respond(first).await?;
             for more in replies {
-                press.create_followup(http, more.to_followup()).await?;
+                bot.rest.followup(press.application_id, &press.token, press.id, &more.to_followup()).await?;
             }
         }
         Action::Feedback { passage_id, helpful } => {

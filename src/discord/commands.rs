@@ -41,44 +41,38 @@ pub async fn ask(
     #[description = "Show the answer only to you"] private: Option<bool>,
 ) -> Result<(), Error> {
     let poise::Context::Application(actx) = ctx else { return Ok(()) };
-    let http = &ctx.serenity_context().http;
     let bot = ctx.data();
     let interaction = actx.interaction;
     let Some(_work) = bot.begin() else {
-        return bot::respond(http, interaction, &Reply::notice(SHUTTING_DOWN)).await;
+        return bot::respond(bot, interaction, &Reply::notice(SHUTTING_DOWN)).await;
     };
     let question = question.trim().to_string();
     if question.is_empty() {
-        return bot::respond(
-            http,
-            interaction,
-            &Reply::notice("The question is empty; type one after /ask."),
-        )
-        .await;
+        return bot::respond(bot, interaction, &Reply::notice("The question is empty; type one after /ask."))
+            .await;
     }
     if let Err(wait) = bot.cooldown(ctx.author().id) {
-        return bot::respond(http, interaction, &cooldown_notice(wait)).await;
+        return bot::respond(bot, interaction, &cooldown_notice(wait)).await;
     }
     let private = private.unwrap_or(bot.config.ephemeral_default);
-    bot::answer_interaction(bot, http, interaction, question, private, "slash").await
+    bot::answer_interaction(bot, interaction, question, private, "slash").await
 }
 
 /// Right-click a question: the bot replies to that message with the answer.
 #[poise::command(context_menu_command = "Answer from knowledge base")]
 pub async fn answer_message(ctx: Context<'_>, msg: serenity::Message) -> Result<(), Error> {
     let poise::Context::Application(actx) = ctx else { return Ok(()) };
-    let http = &ctx.serenity_context().http;
     let bot = ctx.data();
     let interaction = actx.interaction;
     let Some(_work) = bot.begin() else {
-        return bot::respond(http, interaction, &Reply::notice(SHUTTING_DOWN)).await;
+        return bot::respond(bot, interaction, &Reply::notice(SHUTTING_DOWN)).await;
     };
     let question = bot::question_text(&msg.content, bot.bot_id);
     if question.is_empty() {
-        return bot::respond(http, interaction, &Reply::notice("That message has no text to answer.")).await;
+        return bot::respond(bot, interaction, &Reply::notice("That message has no text to answer.")).await;
     }
     if let Err(wait) = bot.cooldown(ctx.author().id) {
-        return bot::respond(http, interaction, &cooldown_notice(wait)).await;
+        return bot::respond(bot, interaction, &cooldown_notice(wait)).await;
     }
     let r = bot.retriever();
     let asked = bot::Asked {
@@ -92,7 +86,7 @@ pub async fn answer_message(ctx: Context<'_>, msg: serenity::Message) -> Result<
     let (joined, deferred) = match bot.quick(&mut task).await {
         Some(joined) => (joined, false),
         None => {
-            bot::defer(http, interaction, true).await?;
+            bot::defer(bot, interaction, true).await?;
             (task.await, true)
         }
     };
@@ -104,10 +98,9 @@ pub async fn answer_message(ctx: Context<'_>, msg: serenity::Message) -> Result<
         Ok(a) if !a.answered => render::answer(&a, &bot.options(&r)).private(true),
         Ok(a) => {
             let public = render::answer(&a, &bot.options(&r));
-            let sent = msg
-                .channel_id
-                .send_message(http, public.to_message(Some(&msg), bot.config.ping_author_on_reply))
-                .await;
+            // At most one public answer per use of the command, even if sending is retried.
+            let message = public.to_message(Some(&msg), bot.config.ping_author_on_reply);
+            let sent = bot.rest.post_message(msg.channel_id, message, interaction.id.get()).await;
             match sent {
                 Ok(_) => {
                     let section = a.section.last().map(String::as_str).unwrap_or("the article");
@@ -130,9 +123,9 @@ pub async fn answer_message(ctx: Context<'_>, msg: serenity::Message) -> Result<
         }
     };
     if deferred {
-        bot::finish_deferred(http, interaction, true, &reply).await
+        bot::finish_deferred(bot, interaction, true, &reply).await
     } else {
-        bot::respond(http, interaction, &reply).await
+        bot::respond(bot, interaction, &reply).await
     }
 }
 
@@ -142,7 +135,7 @@ pub async fn topics(ctx: Context<'_>) -> Result<(), Error> {
     let poise::Context::Application(actx) = ctx else { return Ok(()) };
     let r = ctx.data().retriever();
     let articles = &r.index().meta().articles;
-    bot::respond(&ctx.serenity_context().http, actx.interaction, &render::topics(articles)).await
+    bot::respond(ctx.data(), actx.interaction, &render::topics(articles)).await
 }
 
 /// Which articles, and which version of them, the answers come from.
@@ -152,14 +145,13 @@ pub async fn source(ctx: Context<'_>) -> Result<(), Error> {
     let bot = ctx.data();
     let r = bot.retriever();
     let reply = render::source_info(r.index().meta(), &bot.options(&r));
-    bot::respond(&ctx.serenity_context().http, actx.interaction, &reply).await
+    bot::respond(bot, actx.interaction, &reply).await
 }
 
 /// Ask a question (text command; needs the MESSAGE_CONTENT intent).
 #[poise::command(prefix_command, rename = "ask")]
 pub async fn ask_text(ctx: Context<'_>, #[rest] question: Option<String>) -> Result<(), Error> {
     let poise::Context::Prefix(pctx) = ctx else { return Ok(()) };
-    let http = &ctx.serenity_context().http;
     let bot = ctx.data();
     let msg = pctx.msg;
     let Some(_work) = bot.begin() else { return Ok(()) };
@@ -167,13 +159,13 @@ pub async fn ask_text(ctx: Context<'_>, #[rest] question: Option<String>) -> Res
     if question.is_empty() {
         let help =
             Reply::notice("Type a question after the command, e.g. “ask what does collagen serum do?”.");
-        msg.channel_id.send_message(http, help.to_message(Some(msg), false)).await?;
+        bot.rest.post_message(msg.channel_id, help.to_message(Some(msg), false), msg.id.get()).await?;
         return Ok(());
     }
     if let Err(wait) = bot.cooldown(msg.author.id) {
         tracing::debug!(user = msg.author.id.get(), wait, "text command on cooldown");
-        http.create_reaction(msg.channel_id, msg.id, &serenity::ReactionType::Unicode("⏳".into())).await?;
+        bot.rest.react(msg.channel_id, msg.id, &serenity::ReactionType::Unicode("⏳".into())).await?;
         return Ok(());
     }
-    bot::answer_in_channel(bot, http, question, msg, msg, "prefix").await
+    bot::answer_in_channel(bot, question, msg, msg, "prefix").await
 }

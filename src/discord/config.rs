@@ -49,6 +49,10 @@ pub struct DiscordConfig {
     pub defer_after_ms: u64,
     /// On SIGINT/SIGTERM, how long replies in flight may take to finish.
     pub shutdown_grace_seconds: u64,
+    /// One REST request's time limit (connect, send, response), in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Times a reply is sent again after a transient failure (5xx, time-out) before it is given up.
+    pub request_retries: u32,
 }
 
 impl Default for DiscordConfig {
@@ -65,6 +69,8 @@ impl Default for DiscordConfig {
             shards: ShardSpec::Auto,
             defer_after_ms: 1500,
             shutdown_grace_seconds: 10,
+            request_timeout_ms: 10_000,
+            request_retries: 3,
         }
     }
 }
@@ -100,6 +106,15 @@ impl DiscordConfig {
                 "discord.defer_after_ms = {} must be at most 2500: Discord drops interactions not answered within 3 s",
                 self.defer_after_ms
             ));
+        }
+        if !(100..=60_000).contains(&self.request_timeout_ms) {
+            return Err(format!(
+                "discord.request_timeout_ms = {} must be between 100 and 60000 (milliseconds)",
+                self.request_timeout_ms
+            ));
+        }
+        if self.request_retries > 10 {
+            return Err(format!("discord.request_retries = {} must be at most 10", self.request_retries));
         }
         if self.cooldown_seconds > 3600 {
             return Err(format!("discord.cooldown_seconds = {} must be at most 3600", self.cooldown_seconds));
@@ -305,6 +320,8 @@ ping_author_on_reply = false
 shards = "auto"
 defer_after_ms = 1500
 shutdown_grace_seconds = 10
+request_timeout_ms = 10000
+request_retries = 3
 "#;
 
     #[test]

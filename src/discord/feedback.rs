@@ -41,6 +41,16 @@ pub trait FeedbackSink: Send + Sync + 'static {
     fn outcome(&self, asked: &Asked, answer: &crate::answer::Answer, corpus_version: &str) {
         let _ = (asked, answer, corpus_version);
     }
+
+    /// How long answering one question took, answered or not (for metrics).
+    fn timed(&self, asked: &Asked, elapsed: std::time::Duration) {
+        let _ = (asked, elapsed);
+    }
+
+    /// Answering one question failed; the caller logs the error and apologises.
+    fn failed(&self, asked: &Asked) {
+        let _ = asked;
+    }
 }
 
 impl FeedbackSink for crate::records::Recorder {

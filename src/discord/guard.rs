@@ -1,9 +1,11 @@
-//! Guard rails: the per-user cooldown, the mention channel allowlist, and the tracker of work in
-//! flight that lets a shutdown stop taking new questions and wait for the replies being sent.
+//! Guard rails: the per-user cooldown, the mention channel allowlist, the memory of events already
+//! handled (so that an event Discord delivers twice, e.g. replayed after a gateway RESUME, is
+//! answered once), and the tracker of work in flight that lets a shutdown stop taking new questions
+//! and wait for the replies being sent.
 //!
 //! Plain Rust with the clock passed in, so every rule is tested without Discord or sleeping.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -51,6 +53,52 @@ impl Cooldowns {
 /// Whether a mention in `channel` may be answered: the allowlist is empty or lists it.
 pub fn channel_allowed(allowlist: &[u64], channel: u64) -> bool {
     allowlist.is_empty() || allowlist.contains(&channel)
+}
+
+/// The ids (message or interaction snowflakes) of the events already handled, the newest
+/// `capacity` of them: memory stays bounded, and a replay comes within seconds of the original, long
+/// before its id is forgotten.
+#[derive(Debug)]
+pub struct Seen {
+    capacity: usize,
+    ids: Mutex<(HashSet<u64>, VecDeque<u64>)>,
+}
+
+/// Event ids remembered by the bot: hours of a busy server's questions.
+pub const SEEN_IDS: usize = 50_000;
+
+impl Seen {
+    /// Remembers up to `capacity` ids (at least 1).
+    pub fn new(capacity: usize) -> Seen {
+        Seen { capacity: capacity.max(1), ids: Mutex::new((HashSet::new(), VecDeque::new())) }
+    }
+
+    /// True the first time `id` is offered (and remembers it); false for a repeat. Atomic: of two
+    /// copies of one event handled at once, exactly one gets true.
+    pub fn first_time(&self, id: u64) -> bool {
+        let mut guard = self.ids.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (set, order) = &mut *guard;
+        if !set.insert(id) {
+            return false;
+        }
+        order.push_back(id);
+        if order.len() > self.capacity
+            && let Some(oldest) = order.pop_front()
+        {
+            set.remove(&oldest);
+        }
+        true
+    }
+
+    /// Ids remembered now.
+    pub fn len(&self) -> usize {
+        self.ids.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).1.len()
+    }
+
+    /// True when nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Counts the handlers running, and refuses new ones once a shutdown has begun.
@@ -145,6 +193,34 @@ mod tests {
         assert!(channel_allowed(&[], 7));
         assert!(channel_allowed(&[7, 8], 7));
         assert!(!channel_allowed(&[8], 7));
+    }
+
+    #[test]
+    fn an_event_is_handled_once_and_memory_stays_bounded() {
+        let seen = Seen::new(3);
+        assert!(seen.first_time(10));
+        assert!(!seen.first_time(10), "a replay is refused");
+        for id in [11, 12, 13] {
+            assert!(seen.first_time(id));
+        }
+        assert_eq!(seen.len(), 3, "the oldest id was forgotten");
+        assert!(seen.first_time(10), "only after capacity newer ids");
+        assert!(!seen.first_time(13));
+    }
+
+    #[test]
+    fn of_two_copies_handled_at_once_exactly_one_wins() {
+        let seen = std::sync::Arc::new(Seen::new(SEEN_IDS));
+        let winners: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let seen = seen.clone();
+                    s.spawn(move || (0..1000u64).filter(|id| seen.first_time(*id)).count())
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(winners, 1000);
     }
 
     #[tokio::test]

@@ -15,6 +15,16 @@
 //!   would drop the proxy), and the gateway address fetched and checked here is pinned into the
 //!   client (serenity falls back to the real gateway when its own fetch fails).
 //! - Every message sent carries `allowed_mentions` that ping nobody ([`reply::no_pings`]).
+//! - Every reply goes through [`rest::Rest`]: 429s waited out for their `retry_after`, 5xx and
+//!   time-outs retried a bounded number of times with backoff, then logged and counted in
+//!   [`DeliveryStats`]; a retry never posts a second reply.
+//! - Each message and interaction is handled once: an event Discord delivers again (replayed after
+//!   a gateway RESUME) is recognised by its id ([`guard::Seen`], bounded) and ignored.
+//! - Reconnecting is serenity's: RESUME after op 7, a resumable op 9 or a dropped connection;
+//!   a fresh IDENTIFY after a non-resumable op 9 or missed heartbeat acknowledgements. Close codes
+//!   that retrying cannot fix (4004, 4013, 4014) stop the bot with one sentence saying what to fix.
+//! - A gateway event serenity cannot read is logged as a warning ([`events::Unreadable`]) and
+//!   skipped; nothing else is affected.
 //! - Retrieval runs on the blocking pool; interactions are deferred when it is slow.
 //! - A start-up failure (commands not registered) stops the bot with an error: poise would
 //!   otherwise wait forever and handle nothing.
@@ -23,16 +33,21 @@
 mod bot;
 mod commands;
 pub mod config;
+pub mod events;
 pub mod feedback;
 pub mod guard;
 pub mod ids;
+pub mod register;
 pub mod render;
 pub mod reply;
+mod rest;
+pub mod shards;
 pub mod text;
 
-pub use bot::Retrieval;
+pub use bot::{Retrieval, SHUTTING_DOWN, SORRY, cooldown_notice, question_text};
 pub use config::{DiscordConfig, DiscordToken, ShardSpec, Snowflake, TokenError};
 pub use feedback::{Asked, Feedback, FeedbackSink, LogFeedback};
+pub use rest::{DeliveryCounts, DeliveryError, DeliveryStats, RetryPolicy};
 
 use guard::Work;
 use poise::serenity_prelude as serenity;
@@ -47,16 +62,15 @@ pub enum ServeError {
     /// A `[discord]` value is wrong.
     #[error("the configuration is invalid: {0}")]
     Config(String),
-    /// Discord refused the token.
+    /// Discord refused the token; the text says where (`401 Unauthorized at …`, or the gateway's
+    /// close code 4004).
     #[error(
-        "Discord rejected the token (401 Unauthorized at {0}); reset it in the developer portal (your application → Bot → Reset Token) and set DISCORD_TOKEN again"
+        "Discord rejected the token ({0}); reset it in the developer portal (your application → Bot → Reset Token) and set DISCORD_TOKEN again"
     )]
     TokenRejected(String),
-    /// The gateway refused the intents.
-    #[error(
-        "Discord refused the gateway intents; a text command prefix (discord.prefix) needs the MESSAGE CONTENT intent enabled in the developer portal (Bot → Privileged Gateway Intents), or remove discord.prefix"
-    )]
-    Intents,
+    /// The gateway refused the intents (close code 4013 or 4014); the text says what to change.
+    #[error("{0}")]
+    Intents(String),
     /// Discord could not be reached, or answered something unusable.
     #[error("could not get the gateway address from {url}: {reason}; check discord.api_url and the network")]
     Unreachable {
@@ -85,7 +99,7 @@ impl From<serenity::Error> for ServeError {
 impl ServeError {
     /// True when the user can fix it (configuration, token, intents): print it as one sentence.
     pub fn is_user_error(&self) -> bool {
-        matches!(self, ServeError::Config(_) | ServeError::TokenRejected(_) | ServeError::Intents)
+        matches!(self, ServeError::Config(_) | ServeError::TokenRejected(_) | ServeError::Intents(_))
     }
 }
 
@@ -146,12 +160,34 @@ pub struct Server {
     token: DiscordToken,
     retrieval: Retrieval,
     feedback: Arc<dyn FeedbackSink>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+    stats: Arc<DeliveryStats>,
 }
 
 impl Server {
     /// A bot answering from `retriever`, logging feedback.
     pub fn new(config: DiscordConfig, token: DiscordToken, retriever: impl Into<Retrieval>) -> Server {
-        Server { config, token, retrieval: retriever.into(), feedback: Arc::new(LogFeedback) }
+        Server {
+            config,
+            token,
+            retrieval: retriever.into(),
+            feedback: Arc::new(LogFeedback),
+            metrics: None,
+            stats: Arc::default(),
+        }
+    }
+
+    /// The delivery counts of this bot (replies delivered, retried, rate limited, given up), live
+    /// while it runs.
+    pub fn stats(&self) -> Arc<DeliveryStats> {
+        self.stats.clone()
+    }
+
+    /// Reports shard connections, reconnects and heartbeat latency to `metrics` (questions are
+    /// counted by the feedback sink, e.g. [`crate::metrics::Observed`]).
+    pub fn metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Server {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Sends 👍/👎 to `sink`.
@@ -162,9 +198,10 @@ impl Server {
 
     /// Runs the bot until `shutdown` resolves (see [`serve`]).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
-        let Server { config, token, retrieval, feedback } = self;
+        let Server { config, token, retrieval, feedback, metrics, stats } = self;
         config.validate().map_err(ServeError::Config)?;
-        let http = build_http(&config, &token)?;
+        let policy = RetryPolicy::from_config(&config);
+        let (http, client) = build_http(&config, &token, &policy)?;
         drop(token);
 
         // The first request: the gateway address, from the configured API and nowhere else.
@@ -179,9 +216,18 @@ impl Server {
 
         let work = Arc::new(Work::default());
         let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        let framework = framework(config.clone(), retrieval, work.clone(), feedback, fatal_tx);
-        let mut client =
-            serenity::ClientBuilder::new_with_http(http, intents(&config)).framework(framework).await?;
+        let delivery = Delivery { client, policy, stats: stats.clone() };
+        let framework = framework(config.clone(), retrieval, work.clone(), feedback, delivery, fatal_tx);
+        let mut builder = serenity::ClientBuilder::new_with_http(http, intents(&config))
+            .framework(framework)
+            .raw_event_handler(events::Unreadable::default());
+        if let Some(m) = &metrics {
+            builder = builder.event_handler(shards::Observer::new(m.clone()));
+        }
+        let mut client = builder.await?;
+        if let Some(m) = metrics {
+            tokio::spawn(shards::sample_latency(Arc::downgrade(&client.shard_manager), m));
+        }
         // serenity fetched the address again and would fall back to Discord's own gateway had that
         // failed: use the address checked above.
         *client.ws_url.lock().await = gateway;
@@ -197,7 +243,7 @@ impl Server {
         tokio::pin!(run);
         tokio::pin!(shutdown);
         tokio::select! {
-            result = &mut run => return result.map_err(gateway_failure),
+            result = &mut run => return result.map_err(|e| gateway_failure(&config, e)),
             () = &mut shutdown => {}
             Some(reason) = fatal_rx.recv() => {
                 work.close();
@@ -223,7 +269,14 @@ impl Server {
             Err(_) => tracing::warn!("the shards took too long to close"),
             Ok(Ok(())) => {}
         }
-        tracing::info!("stopped");
+        let c = stats.snapshot();
+        tracing::info!(
+            delivered = c.delivered,
+            retries = c.retries,
+            rate_limited = c.rate_limited,
+            given_up = c.failed,
+            "stopped"
+        );
         Ok(())
     }
 }
@@ -238,21 +291,33 @@ pub fn intents(config: &DiscordConfig) -> GatewayIntents {
     intents
 }
 
-fn build_http(config: &DiscordConfig, token: &DiscordToken) -> Result<serenity::Http, ServeError> {
-    let mut builder = serenity::HttpBuilder::new(token.expose());
+/// serenity's `Http` and the client it sends with (also used by [`rest::Rest`]): every request,
+/// serenity's own included, has the policy's time limit, so a stalled Discord cannot hang start-up
+/// or a reply forever.
+fn build_http(
+    config: &DiscordConfig,
+    token: &DiscordToken,
+    policy: &RetryPolicy,
+) -> Result<(serenity::Http, reqwest::Client), ServeError> {
+    let mut client = reqwest::Client::builder().use_rustls_tls().timeout(policy.timeout);
+    if is_loopback(config.api_base()) {
+        // A loopback API must not go through an HTTP(S)_PROXY from the environment.
+        client = client.no_proxy();
+    }
+    let client =
+        client.build().map_err(|e| ServeError::Setup(format!("could not build the HTTP client: {e}")))?;
+    let mut builder = serenity::HttpBuilder::new(token.expose()).client(client.clone());
     if !config.is_real_discord() {
         builder = builder.proxy(config.api_base()).ratelimiter_disabled(true);
-        if is_loopback(config.api_base()) {
-            // A loopback API must not go through an HTTP(S)_PROXY from the environment.
-            let client = reqwest::Client::builder()
-                .use_rustls_tls()
-                .no_proxy()
-                .build()
-                .map_err(|e| ServeError::Setup(format!("could not build the HTTP client: {e}")))?;
-            builder = builder.client(client);
-        }
     }
-    Ok(builder.build())
+    Ok((builder.build(), client))
+}
+
+/// What [`rest::Rest`] is built from once the bot is ready (it needs serenity's `Http`).
+struct Delivery {
+    client: reqwest::Client,
+    policy: RetryPolicy,
+    stats: Arc<DeliveryStats>,
 }
 
 fn is_loopback(base: &str) -> bool {
@@ -269,23 +334,45 @@ fn http_failure(config: &DiscordConfig, e: serenity::Error) -> ServeError {
         serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r))
             if r.status_code.as_u16() == 401 =>
         {
-            ServeError::TokenRejected(url)
+            ServeError::TokenRejected(format!("401 Unauthorized at {url}"))
         }
         serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => {
             ServeError::Unreachable { url, reason: format!("it answered {}", r.status_code) }
+        }
+        serenity::Error::Http(serenity::HttpError::Request(r)) if r.is_timeout() => ServeError::Unreachable {
+            url,
+            reason: format!(
+                "no response within {} ms (discord.request_timeout_ms)",
+                config.request_timeout_ms
+            ),
+        },
+        serenity::Error::Http(serenity::HttpError::Request(r)) if r.is_connect() => {
+            ServeError::Unreachable { url, reason: "could not connect".into() }
         }
         _ => ServeError::Unreachable { url, reason: e.to_string() },
     }
 }
 
-fn gateway_failure(e: serenity::Error) -> ServeError {
+fn gateway_failure(config: &DiscordConfig, e: serenity::Error) -> ServeError {
+    let asked = intents(config).bits();
     match e {
         serenity::Error::Gateway(serenity::GatewayError::InvalidAuthentication) => {
-            ServeError::TokenRejected("the gateway".into())
+            ServeError::TokenRejected("the gateway closed the connection with code 4004".into())
         }
-        serenity::Error::Gateway(
-            serenity::GatewayError::DisallowedGatewayIntents | serenity::GatewayError::InvalidGatewayIntents,
-        ) => ServeError::Intents,
+        serenity::Error::Gateway(serenity::GatewayError::DisallowedGatewayIntents) => {
+            ServeError::Intents(if config.prefix.is_some() {
+                "Discord refused the MESSAGE CONTENT intent (gateway close code 4014) that the text command prefix (discord.prefix) needs; enable it in the developer portal (your application → Bot → Privileged Gateway Intents), or remove discord.prefix".into()
+            } else {
+                format!(
+                    "Discord refused the gateway intents {asked} as not enabled for this application (gateway close code 4014); enable them in the developer portal (your application → Bot → Privileged Gateway Intents)"
+                )
+            })
+        }
+        serenity::Error::Gateway(serenity::GatewayError::InvalidGatewayIntents) => {
+            ServeError::Intents(format!(
+                "Discord refused the gateway intents {asked} as invalid (gateway close code 4013); check that discord.api_url is Discord's API and that this citebot is up to date"
+            ))
+        }
         serenity::Error::Gateway(g) => ServeError::Gateway(g.to_string()),
         other => ServeError::Client(Box::new(other)),
     }
@@ -296,10 +383,13 @@ fn framework(
     retrieval: Retrieval,
     work: Arc<Work>,
     feedback: Arc<dyn FeedbackSink>,
+    delivery: Delivery,
     fatal: tokio::sync::mpsc::UnboundedSender<String>,
 ) -> poise::Framework<bot::Bot, bot::Error> {
     let options = poise::FrameworkOptions {
         commands: commands::all(config.prefix.is_some()),
+        // A command whose interaction or message was handled already (a replay) does not run.
+        command_check: Some(|ctx| Box::pin(async move { Ok(ctx.data().first_delivery(event_id(ctx))) })),
         on_error: |error| Box::pin(on_error(error)),
         event_handler: |framework, event| Box::pin(on_event(framework, event)),
         allowed_mentions: Some(reply::no_pings(false)),
@@ -343,7 +433,9 @@ fn framework(
                             format!("in {} guild(s)", guild_ids.len())
                         };
                         tracing::info!(user = %ready.user.name, "ready; commands registered {scope}");
-                        Ok(bot::Bot::new(retrieval, config, work, feedback, ready.user.id))
+                        let Delivery { client, policy, stats } = delivery;
+                        let rest = rest::Rest::new(ctx.http.clone(), client, policy, stats);
+                        Ok(bot::Bot::new(retrieval, config, work, feedback, ready.user.id, rest))
                     }
                     Err(e) => {
                         let reason = format!("the bot's commands could not be registered with Discord ({e})");
@@ -361,13 +453,20 @@ async fn on_event(
     event: &FullEvent,
 ) -> Result<(), bot::Error> {
     let bot = framework.user_data;
-    let http = &framework.serenity_context.http;
     match event {
-        FullEvent::Message { new_message } => bot::on_message(bot, http, new_message).await,
+        FullEvent::Message { new_message } => bot::on_message(bot, new_message).await,
         FullEvent::InteractionCreate { interaction: Interaction::Component(press) } => {
-            bot::on_button(bot, http, press).await
+            bot::on_button(bot, press).await
         }
         _ => Ok(()),
+    }
+}
+
+/// The id of the event that started a command: its interaction, or its message (text commands).
+fn event_id(ctx: bot::Context<'_>) -> u64 {
+    match ctx {
+        poise::Context::Application(a) => a.interaction.id.get(),
+        poise::Context::Prefix(p) => p.msg.id.get(),
     }
 }
 
@@ -377,6 +476,8 @@ async fn on_error(error: poise::FrameworkError<'_, bot::Bot, bot::Error>) {
         poise::FrameworkError::EventHandler { error, event, .. } => {
             tracing::error!(event = event.snake_case_name(), "handling an event failed: {error:#}")
         }
+        // A replayed command event (logged when it was recognised).
+        poise::FrameworkError::CommandCheckFailed { error: None, .. } => {}
         poise::FrameworkError::Command { error, ctx, .. } => {
             tracing::error!(command = %ctx.command().qualified_name, "command failed: {error:#}");
             let reply = poise::CreateReply::default().content(bot::SORRY).ephemeral(true);
@@ -421,6 +522,7 @@ mod tests {
     fn user_errors_are_told_apart() {
         assert!(ServeError::Config("x".into()).is_user_error());
         assert!(ServeError::TokenRejected("x".into()).is_user_error());
+        assert!(ServeError::Intents("x".into()).is_user_error());
         assert!(!ServeError::Setup("x".into()).is_user_error());
     }
 }

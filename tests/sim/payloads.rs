@@ -17,18 +17,18 @@ pub fn dispatch(name: &str, s: u64, d: Value) -> Value {
     json!({"op": 0, "s": s, "t": name, "d": d})
 }
 
-/// HELLO.
-pub fn hello() -> Value {
-    json!({"op": 10, "d": {"heartbeat_interval": 41250}})
+/// HELLO with this heartbeat interval (Discord's is 41250 ms).
+pub fn hello(heartbeat_interval_ms: u64) -> Value {
+    json!({"op": 10, "d": {"heartbeat_interval": heartbeat_interval_ms}})
 }
 
-/// READY for the shard in IDENTIFY (`[id, total]`, or null).
-pub fn ready(s: u64, gateway_url: &str, shard: Value) -> Value {
+/// READY of session `session_id` for the shard in IDENTIFY (`[id, total]`, or null).
+pub fn ready(s: u64, gateway_url: &str, shard: Value, session_id: &str) -> Value {
     let mut d = json!({
         "v": 10,
         "user": {"id": BOT_ID, "username": "citebot", "discriminator": "0", "bot": true},
         "guilds": [],
-        "session_id": "sim-session",
+        "session_id": session_id,
         "resume_gateway_url": gateway_url,
         "application": {"id": BOT_ID, "flags": 0},
     });
@@ -278,9 +278,13 @@ mod tests {
 
     #[test]
     fn every_simulated_discord_event_deserialises_into_serenity_types() {
-        assert!(matches!(serde_json::from_value::<GatewayEvent>(hello()), Ok(GatewayEvent::Hello(41250))));
+        assert!(matches!(
+            serde_json::from_value::<GatewayEvent>(hello(41250)),
+            Ok(GatewayEvent::Hello(41250))
+        ));
+        assert_eq!(event_name(dispatch("RESUMED", 9, json!({}))).as_deref(), Some("RESUMED"));
         for shard in [Value::Null, json!([1, 2])] {
-            let frame = ready(1, "ws://127.0.0.1:1", shard);
+            let frame = ready(1, "ws://127.0.0.1:1", shard, "sim-session-1");
             assert_eq!(event_name(frame.clone()).as_deref(), Some("READY"));
             let _: serenity::Ready = typed("READY", &frame["d"]);
         }

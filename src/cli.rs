@@ -218,9 +218,23 @@ fn serve(config: &Config) -> Result<(), Failure> {
             crate::discord::shutdown_signal().await;
             health.drain();
         };
+        let reindex: crate::discord::Reindex = {
+            let (config, live) = (Arc::new(config.clone()), live.clone());
+            Arc::new(move || {
+                let (config, live) = (config.clone(), live.clone());
+                Box::pin(async move {
+                    let settings = config.reload.clone();
+                    match crate::reload::reload_async(config, settings, live).await {
+                        Ok(report) => report.to_string(),
+                        Err(e) => e.explain(),
+                    }
+                })
+            })
+        };
         crate::discord::Server::new(config.discord.clone(), token, live.clone())
             .feedback(sink)
             .metrics(metrics)
+            .reindex(reindex)
             .run(shutdown)
             .await
             .map_err(|e| if e.is_user_error() { user(e) } else { Failure::Internal(e.into()) })

@@ -155,6 +155,7 @@ impl Config {
                 .list_separator(",")
                 .with_list_parse_key("discord.guild_ids")
                 .with_list_parse_key("discord.mention_channels")
+                .with_list_parse_key("discord.admin_ids")
                 .source(Some(env)),
         );
         let built = builder.build().map_err(|e| ConfigError::Invalid(e.to_string()))?;

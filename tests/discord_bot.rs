@@ -83,6 +83,8 @@ struct Bot {
     task: JoinHandle<Result<(), ServeError>>,
     feedback: Arc<Recorder>,
     retriever: Arc<Retriever>,
+    /// How often `/reindex` ran the reindexer (only with `start_recording`).
+    reindexed: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn config_for(sim: &Sim) -> DiscordConfig {
@@ -129,16 +131,22 @@ impl Bot {
         let feedback = Arc::new(Recorder::default());
         let r = retrieval;
         let sink = feedback.clone();
+        let reindexed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = reindexed.clone();
+        let reindex: discord::Reindex = Arc::new(move || {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async { "Reindexed: 2 passages changed; smoke test 10/10.".to_string() })
+        });
         // The entry point of `citebot serve`; `Server` (which `serve` wraps) to read the feedback.
         let task = tokio::spawn(async move {
             if record_feedback {
-                discord::Server::new(config, token(), r).feedback(sink).run(shutdown).await
+                discord::Server::new(config, token(), r).feedback(sink).reindex(reindex).run(shutdown).await
             } else {
                 discord::serve(&config, token(), r, shutdown).await
             }
         });
         sim.wait_ready().await;
-        Bot { sim, stop: Some(stop), task, feedback, retriever }
+        Bot { sim, stop: Some(stop), task, feedback, retriever, reindexed }
     }
 
     /// Shuts the bot down (expecting a clean exit) and checks every body it sent.
@@ -225,7 +233,7 @@ async fn start_up_fetches_the_gateway_from_the_simulator_first_then_identifies_a
     let registered = bot.sim.wait_request("PUT", &format!("/applications/{BOT_ID}/commands"), 0).await.json();
     let names: Vec<&str> =
         registered.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["ask", "Answer from knowledge base", "topics", "source"]);
+    assert_eq!(names, ["ask", "Answer from knowledge base", "topics", "source", "reindex"]);
     let ask = &registered[0];
     assert_eq!(ask["options"][0]["name"], "question");
     assert_eq!(ask["options"][0]["autocomplete"], true);
@@ -713,5 +721,38 @@ async fn after_a_corpus_reload_old_buttons_say_the_articles_changed_and_new_ques
     let after = bot.posted(1).await;
     assert!(description(&after).contains("keep the skin clean"), "{after}");
     assert!(after["embeds"][0]["footer"]["text"].as_str().unwrap().contains(live.current().corpus_version()));
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reindex_is_for_server_managers_and_listed_admins_only() {
+    use std::sync::atomic::Ordering;
+    // The simulated member lacks Manage Server and is not listed: refused, nothing rebuilt.
+    let bot = Bot::start_recording(|_| {}).await;
+    let id = bot.interaction(payloads::slash(&bot.sim.id(), "reindex", vec![], &asker()));
+    let refusal = bot.callback(&id).await;
+    assert_eq!(refusal["type"], 4);
+    assert_eq!(refusal["data"]["flags"], 64, "private");
+    assert!(refusal["data"]["content"].as_str().unwrap().contains("Manage Server"));
+    assert_eq!(bot.reindexed.load(Ordering::SeqCst), 0);
+    bot.stop().await;
+
+    // A listed admin: deferred privately, then the reindexer's report.
+    let bot = Bot::start_recording(|c| c.admin_ids = vec![discord::Snowflake(42)]).await;
+    let id = bot.interaction(payloads::slash(&bot.sim.id(), "reindex", vec![], &asker()));
+    let deferred = bot.callback(&id).await;
+    assert_eq!(deferred["type"], 5);
+    assert_eq!(deferred["data"]["flags"], 64);
+    let edit =
+        bot.sim.wait_request("PATCH", &format!("/webhooks/{BOT_ID}/token-{id}/messages/@original"), 0).await;
+    assert!(edit.json()["content"].as_str().unwrap().contains("2 passages changed"), "{}", edit.json());
+    assert_eq!(bot.reindexed.load(Ordering::SeqCst), 1);
+    bot.stop().await;
+
+    // No reindexer configured (a bot started through `serve`): said politely.
+    let bot = Bot::start(|c| c.admin_ids = vec![discord::Snowflake(42)]).await;
+    let id = bot.interaction(payloads::slash(&bot.sim.id(), "reindex", vec![], &asker()));
+    let response = bot.callback(&id).await;
+    assert!(response["data"]["content"].as_str().unwrap().contains("not enabled"));
     bot.stop().await;
 }

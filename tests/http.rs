@@ -766,7 +766,7 @@ async fn register_commands_puts_the_gateway_bots_commands_globally_or_per_guild(
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        stdout.contains(&format!("registered 4 command(s) globally for application {BOT_ID}")),
+        stdout.contains(&format!("registered 5 command(s) globally for application {BOT_ID}")),
         "{stdout}"
     );
     let requests = sim.requests();

@@ -79,7 +79,14 @@ pub struct Bot {
     pub rest: Rest,
     /// The events already handled.
     pub seen: Seen,
+    /// Rebuilds the index for `/reindex` (None: reloading is not enabled).
+    pub reindex: Option<Reindex>,
 }
+
+/// Rebuilds the index and describes the outcome in a sentence or a few lines (what changed and the
+/// smoke figures, or why the old index stays in service).
+pub type Reindex =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>> + Send + Sync>;
 
 /// The error type of commands and handlers.
 pub type Error = anyhow::Error;
@@ -100,6 +107,7 @@ impl Bot {
         feedback: Arc<dyn FeedbackSink>,
         bot_id: UserId,
         rest: Rest,
+        reindex: Option<Reindex>,
     ) -> Bot {
         Bot {
             cooldowns: Cooldowns::new(Duration::from_secs(config.cooldown_seconds)),
@@ -110,6 +118,7 @@ impl Bot {
             bot_id,
             rest,
             seen: Seen::new(SEEN_IDS),
+            reindex,
         }
     }
 

@@ -17,7 +17,7 @@ pub fn all(with_prefix: bool) -> Vec<poise::Command<Bot, Error>> {
     // poise finds a text command by name alone, so the text `ask` must come before the slash
     // `ask` (slash lookup also checks the kind and skips it).
     let mut commands = if with_prefix { vec![ask_text()] } else { Vec::new() };
-    commands.extend([ask(), answer_message(), topics(), source()]);
+    commands.extend([ask(), answer_message(), topics(), source(), reindex()]);
     commands
 }
 
@@ -146,6 +146,34 @@ pub async fn source(ctx: Context<'_>) -> Result<(), Error> {
     let r = bot.retriever();
     let reply = render::source_info(r.index().meta(), &bot.options(&r));
     bot::respond(bot, actx.interaction, &reply).await
+}
+
+/// Rebuild the index from the articles (server managers only); says what changed.
+// No `default_member_permissions`: poise sends it as a string where Discord's API description wants
+// an integer, so the permission is checked here, on every use.
+#[poise::command(slash_command, guild_only)]
+pub async fn reindex(ctx: Context<'_>) -> Result<(), Error> {
+    let poise::Context::Application(actx) = ctx else { return Ok(()) };
+    let bot = ctx.data();
+    let interaction = actx.interaction;
+    let manages_server =
+        interaction.member.as_ref().and_then(|m| m.permissions).is_some_and(|p| p.manage_guild());
+    let listed = bot.config.admin_ids.iter().any(|id| id.0 == interaction.user.id.get());
+    if !(manages_server || listed) {
+        let refusal = "Only members with the Manage Server permission (or listed in discord.admin_ids) can rebuild the index.";
+        return bot::respond(bot, interaction, &Reply::notice(refusal)).await;
+    }
+    let Some(reindex) = bot.reindex.clone() else {
+        return bot::respond(bot, interaction, &Reply::notice("Reloading is not enabled for this bot."))
+            .await;
+    };
+    let Some(_work) = bot.begin() else {
+        return bot::respond(bot, interaction, &Reply::notice(SHUTTING_DOWN)).await;
+    };
+    bot::defer(bot, interaction, true).await?;
+    let outcome = reindex().await;
+    bot::finish_deferred(bot, interaction, true, &Reply::notice(text::cut(&text::escape(&outcome), 1900)))
+        .await
 }
 
 /// Ask a question (text command; needs the MESSAGE_CONTENT intent).

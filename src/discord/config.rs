@@ -32,6 +32,8 @@ pub struct DiscordConfig {
     pub guild_ids: Vec<Snowflake>,
     /// Channels where mentions are answered. Empty: every channel the bot can read.
     pub mention_channels: Vec<Snowflake>,
+    /// Users who may run `/reindex` besides members with the Manage Server permission.
+    pub admin_ids: Vec<Snowflake>,
     /// Seconds a user waits between two questions (0: no cooldown).
     pub cooldown_seconds: u64,
     /// Whether `/ask` answers are private unless the user says otherwise.
@@ -61,6 +63,7 @@ impl Default for DiscordConfig {
             api_url: DISCORD_API_URL.to_string(),
             guild_ids: Vec::new(),
             mention_channels: Vec::new(),
+            admin_ids: Vec::new(),
             cooldown_seconds: 5,
             ephemeral_default: false,
             disclaimer: DEFAULT_DISCLAIMER.to_string(),
@@ -92,9 +95,11 @@ impl DiscordConfig {
                 "discord.prefix = {prefix:?} must be 1 to 10 characters, e.g. \"!\"; remove the key to turn text commands off"
             ));
         }
-        for (key, ids) in
-            [("discord.guild_ids", &self.guild_ids), ("discord.mention_channels", &self.mention_channels)]
-        {
+        for (key, ids) in [
+            ("discord.guild_ids", &self.guild_ids),
+            ("discord.mention_channels", &self.mention_channels),
+            ("discord.admin_ids", &self.admin_ids),
+        ] {
             if ids.iter().any(|id| id.0 == 0) {
                 return Err(format!(
                     "{key} holds 0, which is not a Discord id; copy the id with Developer Mode on"
@@ -312,6 +317,7 @@ mod tests {
 api_url = "https://discord.com"
 guild_ids = []
 mention_channels = []
+admin_ids = []
 cooldown_seconds = 5
 ephemeral_default = false
 disclaimer = "Educational information from the article above, not medical advice."

@@ -44,7 +44,7 @@ mod rest;
 pub mod shards;
 pub mod text;
 
-pub use bot::{Retrieval, SHUTTING_DOWN, SORRY, cooldown_notice, question_text};
+pub use bot::{Reindex, Retrieval, SHUTTING_DOWN, SORRY, cooldown_notice, question_text};
 pub use config::{DiscordConfig, DiscordToken, ShardSpec, Snowflake, TokenError};
 pub use feedback::{Asked, Feedback, FeedbackSink, LogFeedback};
 pub use rest::{DeliveryCounts, DeliveryError, DeliveryStats, RetryPolicy};
@@ -162,6 +162,7 @@ pub struct Server {
     feedback: Arc<dyn FeedbackSink>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
     stats: Arc<DeliveryStats>,
+    reindex: Option<bot::Reindex>,
 }
 
 impl Server {
@@ -174,7 +175,14 @@ impl Server {
             feedback: Arc::new(LogFeedback),
             metrics: None,
             stats: Arc::default(),
+            reindex: None,
         }
+    }
+
+    /// Enables `/reindex`: admins can rebuild the index; `reindex` does it and says how it went.
+    pub fn reindex(mut self, reindex: Reindex) -> Server {
+        self.reindex = Some(reindex);
+        self
     }
 
     /// The delivery counts of this bot (replies delivered, retried, rate limited, given up), live
@@ -198,7 +206,7 @@ impl Server {
 
     /// Runs the bot until `shutdown` resolves (see [`serve`]).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
-        let Server { config, token, retrieval, feedback, metrics, stats } = self;
+        let Server { config, token, retrieval, feedback, metrics, stats, reindex } = self;
         config.validate().map_err(ServeError::Config)?;
         let policy = RetryPolicy::from_config(&config);
         let (http, client) = build_http(&config, &token, &policy)?;
@@ -217,7 +225,8 @@ impl Server {
         let work = Arc::new(Work::default());
         let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let delivery = Delivery { client, policy, stats: stats.clone() };
-        let framework = framework(config.clone(), retrieval, work.clone(), feedback, delivery, fatal_tx);
+        let framework =
+            framework(config.clone(), retrieval, work.clone(), feedback, delivery, reindex, fatal_tx);
         let mut builder = serenity::ClientBuilder::new_with_http(http, intents(&config))
             .framework(framework)
             .raw_event_handler(events::Unreadable::default());
@@ -384,6 +393,7 @@ fn framework(
     work: Arc<Work>,
     feedback: Arc<dyn FeedbackSink>,
     delivery: Delivery,
+    reindex: Option<bot::Reindex>,
     fatal: tokio::sync::mpsc::UnboundedSender<String>,
 ) -> poise::Framework<bot::Bot, bot::Error> {
     let options = poise::FrameworkOptions {
@@ -435,7 +445,7 @@ fn framework(
                         tracing::info!(user = %ready.user.name, "ready; commands registered {scope}");
                         let Delivery { client, policy, stats } = delivery;
                         let rest = rest::Rest::new(ctx.http.clone(), client, policy, stats);
-                        Ok(bot::Bot::new(retrieval, config, work, feedback, ready.user.id, rest))
+                        Ok(bot::Bot::new(retrieval, config, work, feedback, ready.user.id, rest, reindex))
                     }
                     Err(e) => {
                         let reason = format!("the bot's commands could not be registered with Discord ({e})");

@@ -263,7 +263,7 @@ mod tests {
     fn the_definitions_are_the_gateway_bots_commands_without_the_text_command() {
         let json = definitions_json();
         let names: Vec<&str> = json.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["ask", "Answer from knowledge base", "topics", "source"]);
+        assert_eq!(names, ["ask", "Answer from knowledge base", "topics", "source", "reindex"]);
         assert_eq!(json[0]["options"][0]["autocomplete"], true);
         assert_eq!(json[1]["type"], 3);
     }

@@ -114,6 +114,9 @@ async fn command(state: &Arc<Shared>, i: &CommandInteraction) -> Response {
             let r = state.live.current();
             message(&render::source_info(r.index().meta(), &options(state, &r)))
         }
+        (CommandType::ChatInput, "reindex") => message(&Reply::notice(
+            "This endpoint reloads by itself when the articles change (or on SIGHUP); /reindex works with the gateway bot.",
+        )),
         (_, name) => {
             tracing::warn!(command = name, "an unknown command was used; run citebot register-commands");
             message(&Reply::notice("This command is not known to this version of the bot."))

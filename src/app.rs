@@ -79,23 +79,28 @@ pub fn open_with_progress(
         return Ok((Retriever::new(index, synonyms, settings), loaded));
     }
 
-    let corpus = load_corpus(config, &mut loaded)?;
+    // The corpus is parsed only when the index must be built: checking that it is current needs
+    // the files' bytes alone.
+    let fingerprint =
+        corpus::fingerprint_dir(&config.corpus.dir, std::slice::from_ref(&config.corpus.synonyms))?;
     let dir = &config.index.dir;
     let stored = SearchIndex::stored_fingerprint(dir);
     let reason = match (&stored, rebuild) {
         (_, Rebuild::Always) => Some("requested".to_string()),
         (None, _) => Some("no usable index yet".to_string()),
-        (Some(f), _) if *f != corpus.fingerprint => Some("the corpus changed".to_string()),
+        (Some(f), _) if *f != fingerprint => Some("the corpus changed".to_string()),
         _ => None,
     };
-    let index = match reason {
-        Some(reason) => build(&corpus, dir, reason, &mut loaded, progress)?,
-        None => match SearchIndex::open(dir) {
-            Ok(index) => index,
-            Err(e) => {
-                build(&corpus, dir, format!("the index could not be opened ({e})"), &mut loaded, progress)?
-            }
-        },
+    let opened = match reason {
+        Some(reason) => Err(reason),
+        None => SearchIndex::open(dir).map_err(|e| format!("the index could not be opened ({e})")),
+    };
+    let index = match opened {
+        Ok(index) => index,
+        Err(reason) => {
+            let corpus = load_corpus(config, &mut loaded)?;
+            build(&corpus, dir, reason, &mut loaded, progress)?
+        }
     };
     Ok((Retriever::new(index, synonyms, settings), loaded))
 }

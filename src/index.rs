@@ -645,6 +645,11 @@ fn write_documents(
         });
     }
     writer.commit()?;
+    // One segment: every term is looked up once per question instead of once per segment.
+    let segments = index.searchable_segment_ids()?;
+    if segments.len() > 1 {
+        writer.merge(&segments).wait()?;
+    }
     writer.wait_merging_threads()?;
     progress(count, total);
     Ok(IndexMeta {

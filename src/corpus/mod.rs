@@ -222,6 +222,16 @@ fn is_article_file(path: &Path) -> bool {
 
 /// Loads every article under `dir`, skipping `exclude` (for example the synonyms file).
 pub fn load_dir(dir: &Path, exclude: &[PathBuf]) -> Result<Corpus, CorpusError> {
+    scan_dir(dir, exclude, true)
+}
+
+/// The fingerprint [`load_dir`] would compute, from the files' bytes alone (nothing is parsed):
+/// cheap enough to check at every start whether the index is current.
+pub fn fingerprint_dir(dir: &Path, exclude: &[PathBuf]) -> Result<String, CorpusError> {
+    Ok(scan_dir(dir, exclude, false)?.fingerprint)
+}
+
+fn scan_dir(dir: &Path, exclude: &[PathBuf], parse: bool) -> Result<Corpus, CorpusError> {
     let files = article_files(dir, exclude)?;
     let mut corpus = Corpus::default();
     let mut hasher = Sha256::new();
@@ -238,6 +248,9 @@ pub fn load_dir(dir: &Path, exclude: &[PathBuf]) -> Result<Corpus, CorpusError> 
         hasher.update([0]);
         hasher.update((bytes.len() as u64).to_le_bytes());
         hasher.update(&bytes);
+        if !parse {
+            continue;
+        }
         let (article, warnings) = parse_file(&file, &rel, &bytes);
         corpus.warnings.extend(warnings);
         if let Some(article) = article {

@@ -180,6 +180,29 @@ fn execute(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// The async runtime the servers run on.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("could not start the async runtime: {e}")))
+}
+
+/// Starts the corpus watcher (hot reload) when configured and there is a corpus directory; keep the
+/// returned value alive while serving. Must be called inside the runtime.
+fn watch_corpus(
+    config: &Config,
+    loaded: &app::Loaded,
+    live: &std::sync::Arc<crate::live::Live>,
+) -> Option<crate::reload::Watcher> {
+    if !config.reload.watch || loaded.embedded {
+        return None;
+    }
+    crate::reload::spawn_watcher(config.clone(), config.reload.clone(), live.clone(), |_| {})
+        .map_err(|e| tracing::warn!("the corpus is not watched: {e}"))
+        .ok()
+}
+
 /// `citebot serve`: the Discord bot over a swappable retriever, with records and hot reload.
 fn serve(config: &Config) -> Result<(), Failure> {
     use std::sync::Arc;
@@ -189,18 +212,9 @@ fn serve(config: &Config) -> Result<(), Failure> {
     let recorder = crate::records::Recorder::start_or_disabled(&config.records);
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let sink = Arc::new(crate::metrics::Observed::new(Arc::new(recorder.clone()), metrics.clone()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Internal(anyhow::anyhow!("could not start the async runtime: {e}")))?;
+    let runtime = runtime()?;
     let result = runtime.block_on(async {
-        let _watcher = (config.reload.watch && !loaded.embedded)
-            .then(|| {
-                crate::reload::spawn_watcher(config.clone(), config.reload.clone(), live.clone(), |_| {})
-                    .map_err(|e| tracing::warn!("the corpus is not watched: {e}"))
-                    .ok()
-            })
-            .flatten();
+        let _watcher = watch_corpus(config, &loaded, &live);
         let health = Arc::new(crate::metrics::Health::new(
             live.clone(),
             metrics.clone(),
@@ -251,18 +265,9 @@ fn serve_http(config: &Config) -> Result<(), Failure> {
     let (retriever, loaded) = open(config, Rebuild::IfStale)?;
     let live = Arc::new(crate::live::Live::new(retriever));
     let recorder = crate::records::Recorder::start_or_disabled(&config.records);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Internal(anyhow::anyhow!("could not start the async runtime: {e}")))?;
+    let runtime = runtime()?;
     let result = runtime.block_on(async {
-        let _watcher = (config.reload.watch && !loaded.embedded)
-            .then(|| {
-                crate::reload::spawn_watcher(config.clone(), config.reload.clone(), live.clone(), |_| {})
-                    .map_err(|e| tracing::warn!("the corpus is not watched: {e}"))
-                    .ok()
-            })
-            .flatten();
+        let _watcher = watch_corpus(config, &loaded, &live);
         crate::http::Endpoint::new(config.discord.clone(), key, live.clone())
             .feedback(Arc::new(recorder.clone()))
             .bind(config.http.listen)

@@ -160,16 +160,7 @@ impl Bot {
         r: &Arc<Retriever>,
         asked: Asked,
     ) -> tokio::task::JoinHandle<anyhow::Result<Answer>> {
-        let r = r.clone();
-        let sink = self.feedback.clone();
-        tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let answer = r.answer(&asked.question);
-            sink.timed(&asked, started.elapsed());
-            let answer = answer.inspect_err(|_| sink.failed(&asked))?;
-            sink.outcome(&asked, &answer, r.corpus_version());
-            Ok(answer)
-        })
+        spawn_observed_answer(r.clone(), self.feedback.clone(), asked)
     }
 
     /// Begins a piece of work, or None during shutdown.
@@ -193,6 +184,23 @@ impl Bot {
             ms => tokio::time::timeout(Duration::from_millis(ms), task).await.ok(),
         }
     }
+}
+
+/// Answers `asked.question` with `r` on the blocking pool, telling `sink` how long it took and how
+/// it ended (answered, declined or failed). Both front ends answer through this.
+pub fn spawn_observed_answer(
+    r: Arc<Retriever>,
+    sink: Arc<dyn FeedbackSink>,
+    asked: Asked,
+) -> tokio::task::JoinHandle<anyhow::Result<Answer>> {
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let answer = r.answer(&asked.question);
+        sink.timed(&asked, started.elapsed());
+        let answer = answer.inspect_err(|_| sink.failed(&asked))?;
+        sink.outcome(&asked, &answer, r.corpus_version());
+        Ok(answer)
+    })
 }
 
 /// "Try again in N s", for a user on cooldown.

@@ -44,7 +44,9 @@ mod rest;
 pub mod shards;
 pub mod text;
 
-pub use bot::{Reindex, Retrieval, SHUTTING_DOWN, SORRY, cooldown_notice, question_text};
+pub use bot::{
+    Reindex, Retrieval, SHUTTING_DOWN, SORRY, cooldown_notice, question_text, spawn_observed_answer,
+};
 pub use config::{DiscordConfig, DiscordToken, ShardSpec, Snowflake, TokenError};
 pub use feedback::{Asked, Feedback, FeedbackSink, LogFeedback};
 pub use rest::{DeliveryCounts, DeliveryError, DeliveryStats, RetryPolicy};

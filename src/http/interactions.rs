@@ -208,16 +208,7 @@ fn spawn_answer(
     r: &Arc<Retriever>,
     asked: Asked,
 ) -> tokio::task::JoinHandle<anyhow::Result<Answer>> {
-    let r = r.clone();
-    let sink = state.feedback.clone();
-    tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let answer = r.answer(&asked.question);
-        sink.timed(&asked, started.elapsed());
-        let answer = answer.inspect_err(|_| sink.failed(&asked))?;
-        sink.outcome(&asked, &answer, r.corpus_version());
-        Ok(answer)
-    })
+    crate::discord::spawn_observed_answer(r.clone(), state.feedback.clone(), asked)
 }
 
 fn reply_to(

@@ -391,6 +391,17 @@ impl Retriever {
         self.index.section_passages(section_id)
     }
 
+    /// Every passage of a section, in order, with the section's source; None for a section this
+    /// corpus does not have (a button from an older corpus).
+    pub fn section_with_source(
+        &self,
+        section_id: &str,
+    ) -> Result<Option<(Vec<StoredPassage>, Source)>, IndexError> {
+        let passages = self.index.section_passages(section_id)?;
+        let source = passages.first().map(|p| self.source_of(p));
+        Ok(source.map(|s| (passages, s)))
+    }
+
     /// A passage by id, with its source.
     pub fn passage(&self, id: &str) -> Result<Option<(StoredPassage, Source)>, IndexError> {
         Ok(self.index.passage(id)?.map(|p| {

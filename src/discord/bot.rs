@@ -421,16 +421,9 @@ pub async fn on_button(bot: &Bot, press: &ComponentInteraction) -> anyhow::Resul
         }
         Action::Section { section_id } => {
             let retriever = r.clone();
-            let found = tokio::task::spawn_blocking(move || {
-                let passages = retriever.section(&section_id)?;
-                let source = match passages.first() {
-                    Some(p) => retriever.passage(&p.id)?.map(|(_, s)| s),
-                    None => None,
-                };
-                anyhow::Ok((passages, source))
-            })
-            .await??;
-            let (passages, Some(source)) = found else { return Ok(respond(render::stale()).await?) };
+            let found =
+                tokio::task::spawn_blocking(move || retriever.section_with_source(&section_id)).await??;
+            let Some((passages, source)) = found else { return Ok(respond(render::stale()).await?) };
             let mut replies = render::section(&passages, &source, &bot.options(&r)).into_iter();
             let Some(first) = replies.next() else { return Ok(respond(render::stale()).await?) };
             respond(first).await?;

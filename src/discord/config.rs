@@ -290,6 +290,15 @@ impl DiscordToken {
     }
 }
 
+/// True when `base` (an API address) is on this machine: a test simulator, never Discord.
+pub(crate) fn is_loopback(base: &str) -> bool {
+    let host = base.split_once("://").map_or(base, |(_, rest)| rest);
+    let host = host
+        .rsplit_once(':')
+        .map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    host == "localhost" || host == "[::1]" || host.starts_with("127.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,7 @@ pub use config::{DiscordConfig, DiscordToken, ShardSpec, Snowflake, TokenError};
 pub use feedback::{Asked, Feedback, FeedbackSink, LogFeedback};
 pub use rest::{DeliveryCounts, DeliveryError, DeliveryStats, RetryPolicy};
 
+use config::is_loopback;
 use guard::Work;
 use poise::serenity_prelude as serenity;
 use serenity::{FullEvent, GatewayIntents, Interaction};
@@ -329,14 +330,6 @@ struct Delivery {
     client: reqwest::Client,
     policy: RetryPolicy,
     stats: Arc<DeliveryStats>,
-}
-
-fn is_loopback(base: &str) -> bool {
-    let host = base.split_once("://").map_or(base, |(_, rest)| rest);
-    let host = host
-        .rsplit_once(':')
-        .map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
-    host == "localhost" || host == "[::1]" || host.starts_with("127.")
 }
 
 fn http_failure(config: &DiscordConfig, e: serenity::Error) -> ServeError {

@@ -9,6 +9,7 @@
 //!
 //! The token is sent in the `Authorization` header and nowhere else; no error message repeats it.
 
+use super::config::is_loopback;
 use super::{DiscordConfig, DiscordToken, Snowflake};
 use poise::serenity_prelude as serenity;
 use serde_json::Value;
@@ -245,14 +246,6 @@ fn redact_path(path: &str) -> String {
         parts[3] = "<token>";
     }
     parts.join("/")
-}
-
-fn is_loopback(base: &str) -> bool {
-    let host = base.split_once("://").map_or(base, |(_, rest)| rest);
-    let host = host
-        .rsplit_once(':')
-        .map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
-    host == "localhost" || host == "[::1]" || host.starts_with("127.")
 }
 
 #[cfg(test)]

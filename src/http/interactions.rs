@@ -349,16 +349,8 @@ async fn section(
     section_id: String,
 ) -> anyhow::Result<Response> {
     let retriever = r.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        let passages = retriever.section(&section_id)?;
-        let source = match passages.first() {
-            Some(p) => retriever.passage(&p.id)?.map(|(_, s)| s),
-            None => None,
-        };
-        anyhow::Ok((passages, source))
-    })
-    .await??;
-    let (passages, Some(source)) = found else { return Ok(message(&render::stale())) };
+    let found = tokio::task::spawn_blocking(move || retriever.section_with_source(&section_id)).await??;
+    let Some((passages, source)) = found else { return Ok(message(&render::stale())) };
     let mut replies = render::section(&passages, &source, &options(state, r)).into_iter();
     let Some(first) = replies.next() else { return Ok(message(&render::stale())) };
     let more: Vec<Reply> = replies.collect();

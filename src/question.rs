@@ -517,6 +517,8 @@ const FILLER: &[&str] = &[
     "also",
     "anybody",
     "anyone",
+    "anything",
+    "atm",
     "basically",
     "bc",
     "btw",
@@ -525,6 +527,7 @@ const FILLER: &[&str] = &[
     "could",
     "coz",
     "curious",
+    "currently",
     "cuz",
     "did",
     "does",
@@ -532,6 +535,9 @@ const FILLER: &[&str] = &[
     "eh",
     "even",
     "ever",
+    "everybody",
+    "everyone",
+    "everything",
     "explain",
     "fr",
     "gonna",
@@ -541,6 +547,7 @@ const FILLER: &[&str] = &[
     "hi",
     "hiya",
     "hmm",
+    "honestly",
     "hows",
     "hw",
     "idk",
@@ -549,13 +556,21 @@ const FILLER: &[&str] = &[
     "ive",
     "kinda",
     "know",
+    "lately",
+    "legit",
+    "literally",
     "lmao",
     "lol",
+    "lowkey",
     "may",
     "might",
     "must",
+    "nah",
+    "ngl",
+    "nothing",
     "ok",
     "okay",
+    "omg",
     "please",
     "pls",
     "plz",
@@ -563,12 +578,16 @@ const FILLER: &[&str] = &[
     "pretty",
     "question",
     "r",
+    "recently",
     "rly",
+    "rn",
     "shall",
     "so",
     "somebody",
     "someone",
+    "something",
     "sorta",
+    "srsly",
     "still",
     "tbh",
     "tell",
@@ -577,6 +596,10 @@ const FILLER: &[&str] = &[
     "tho",
     "though",
     "thx",
+    "today",
+    "tomorrow",
+    "tonight",
+    "totally",
     "ty",
     "u",
     "uh",
@@ -591,8 +614,11 @@ const FILLER: &[&str] = &[
     "ya",
     "yall",
     "yeah",
+    "yep",
     "yes",
+    "yesterday",
     "yo",
+    "yup",
 ];
 
 const GENERIC: &[&str] = &[
@@ -845,6 +871,20 @@ mod tests {
         assert!(!tretinoin.known);
         assert!(a.groups.iter().all(|g| g.weight <= tretinoin.weight));
         assert!(a.groups[0].weight < a.groups[2].weight, "generic 'use' weighs little");
+    }
+
+    #[test]
+    fn chat_slang_pronouns_and_time_words_are_not_topics() {
+        let s = stats(&[("collagen", 40), ("serum", 30), ("microneedl", 3)]);
+        let a = analyse(
+            "ngl everyone says to get microneedling yesterday, is collagen serum legit rn??",
+            &Synonyms::default(),
+            &Lexicon::default(),
+            &s,
+            &AnalysisSettings::default(),
+        );
+        let words: Vec<_> = a.groups.iter().map(|g| g.words.as_str()).collect();
+        assert_eq!(words, ["says", "get", "microneedling", "collagen", "serum"]);
     }
 
     #[test]

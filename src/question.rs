@@ -285,7 +285,9 @@ pub fn analyse(
         }
         let t = &tokens[i];
         i += 1;
-        if t.stop || is_filler(&t.surface) {
+        // A lone letter the corpus lacks is chat shorthand ("w" for with, "n" for and), not a topic.
+        let shorthand = t.surface.chars().count() == 1 && !stats.known(&t.term);
+        if t.stop || shorthand || is_filler(&t.surface) {
             continue;
         }
         if is_summary_word(&t.surface) {
@@ -877,7 +879,7 @@ mod tests {
     fn chat_slang_pronouns_and_time_words_are_not_topics() {
         let s = stats(&[("collagen", 40), ("serum", 30), ("microneedl", 3)]);
         let a = analyse(
-            "ngl everyone says to get microneedling yesterday, is collagen serum legit rn??",
+            "ngl everyone says to get microneedling yesterday, is collagen serum w it legit rn??",
             &Synonyms::default(),
             &Lexicon::default(),
             &s,

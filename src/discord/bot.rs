@@ -395,39 +395,18 @@ pub async fn on_button(bot: &Bot, press: &ComponentInteraction) -> anyhow::Resul
     }
     match id.action {
         Action::Next { shown, passages } => {
-            let next = (shown + 1) % passages.len().max(1);
-            let words =
-                press.message.embeds.first().and_then(|e| e.description.as_deref()).map(text::bold_words);
-            let terms = render::terms_of_words(&words.unwrap_or_default());
-            let retriever = r.clone();
-            let Some(id) = passages.get(next).cloned() else { return Ok(respond(render::stale()).await?) };
-            let found = tokio::task::spawn_blocking(move || retriever.passage(&id)).await??;
-            let Some((p, source)) = found else { return Ok(respond(render::stale()).await?) };
-            let max = r.settings().max_excerpt_chars;
-            let (excerpt, highlights, truncated) = render::excerpt_of(&p, &terms, max);
-            let shown = Shown {
-                heading_path: &p.heading_path,
-                source: &source,
-                excerpt: &excerpt,
-                highlights: &highlights,
-                context: p.context.as_deref(),
-                truncated,
-                passage_id: &p.id,
-                section_id: &p.section_id,
+            let Some(reply) = next_passage(&r, press, shown, &passages, &bot.options(&r)).await? else {
+                return Ok(respond(render::stale()).await?);
             };
-            let reply = render::passage(&shown, &passages, next, &bot.options(&r));
             let update = CreateInteractionResponse::UpdateMessage(reply.to_update());
             bot.rest.respond(press.id, &press.token, &update).await?;
         }
         Action::Section { section_id } => {
-            let retriever = r.clone();
-            let found =
-                tokio::task::spawn_blocking(move || retriever.section_with_source(&section_id)).await??;
-            let Some((passages, source)) = found else { return Ok(respond(render::stale()).await?) };
-            let mut replies = render::section(&passages, &source, &bot.options(&r)).into_iter();
-            let Some(first) = replies.next() else { return Ok(respond(render::stale()).await?) };
+            let Some((first, rest)) = full_section(&r, section_id, &bot.options(&r)).await? else {
+                return Ok(respond(render::stale()).await?);
+            };
             respond(first).await?;
-            for more in replies {
+            for more in rest {
                 bot.rest.followup(press.application_id, &press.token, press.id, &more.to_followup()).await?;
             }
         }
@@ -443,6 +422,50 @@ pub async fn on_button(bot: &Bot, press: &ComponentInteraction) -> anyhow::Resul
         }
     }
     Ok(())
+}
+
+/// What a "Next passage" press shows: the next passage of the button's cycle, with the words bolded
+/// in the pressed message bolded again. None when that passage is no longer in the corpus.
+pub async fn next_passage(
+    r: &Arc<Retriever>,
+    press: &ComponentInteraction,
+    shown: usize,
+    passages: &[String],
+    o: &RenderOptions<'_>,
+) -> anyhow::Result<Option<Reply>> {
+    let next = (shown + 1) % passages.len().max(1);
+    let words = press.message.embeds.first().and_then(|e| e.description.as_deref()).map(text::bold_words);
+    let terms = render::terms_of_words(&words.unwrap_or_default());
+    let Some(id) = passages.get(next).cloned() else { return Ok(None) };
+    let retriever = r.clone();
+    let found = tokio::task::spawn_blocking(move || retriever.passage(&id)).await??;
+    let Some((p, source)) = found else { return Ok(None) };
+    let (excerpt, highlights, truncated) = render::excerpt_of(&p, &terms, r.settings().max_excerpt_chars);
+    let shown = Shown {
+        heading_path: &p.heading_path,
+        source: &source,
+        excerpt: &excerpt,
+        highlights: &highlights,
+        context: p.context.as_deref(),
+        truncated,
+        passage_id: &p.id,
+        section_id: &p.section_id,
+    };
+    Ok(Some(render::passage(&shown, passages, next, o)))
+}
+
+/// What a "Full section" press sends: the first message and the follow-ups a long section needs.
+/// None when the section is no longer in the corpus.
+pub async fn full_section(
+    r: &Arc<Retriever>,
+    section_id: String,
+    o: &RenderOptions<'_>,
+) -> anyhow::Result<Option<(Reply, Vec<Reply>)>> {
+    let retriever = r.clone();
+    let found = tokio::task::spawn_blocking(move || retriever.section_with_source(&section_id)).await??;
+    let Some((passages, source)) = found else { return Ok(None) };
+    let mut replies = render::section(&passages, &source, o).into_iter();
+    Ok(replies.next().map(|first| (first, replies.collect())))
 }
 
 #[cfg(test)]

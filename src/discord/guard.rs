@@ -6,8 +6,8 @@
 //! Plain Rust with the clock passed in, so every rule is tested without Discord or sleeping.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -113,15 +113,29 @@ pub struct Work {
 #[derive(Debug)]
 pub struct WorkGuard<'a>(&'a Work);
 
+/// Held by work moved onto a task of its own (a follow-up sent after the response); dropping it
+/// marks the work done.
+#[derive(Debug)]
+pub struct OwnedWorkGuard(Arc<Work>);
+
 impl Work {
     /// Starts a piece of work, or None when the bot is shutting down.
     pub fn begin(&self) -> Option<WorkGuard<'_>> {
+        self.start().then(|| WorkGuard(self))
+    }
+
+    /// [`Work::begin`] for work that outlives the caller's borrow.
+    pub fn begin_owned(self: &Arc<Self>) -> Option<OwnedWorkGuard> {
+        self.start().then(|| OwnedWorkGuard(self.clone()))
+    }
+
+    fn start(&self) -> bool {
         self.running.fetch_add(1, Ordering::SeqCst);
         if self.closed.load(Ordering::SeqCst) {
             self.finish();
-            return None;
+            return false;
         }
-        Some(WorkGuard(self))
+        true
     }
 
     /// Stops accepting new work.
@@ -161,6 +175,12 @@ impl Work {
 }
 
 impl Drop for WorkGuard<'_> {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
+impl Drop for OwnedWorkGuard {
     fn drop(&mut self) {
         self.0.finish();
     }

@@ -10,9 +10,9 @@ use super::Shared;
 use crate::answer::Answer;
 use crate::discord::ids::{Action, ButtonId};
 use crate::discord::register::RegisterError;
-use crate::discord::render::{self, RenderOptions, Shown};
+use crate::discord::render::{self, RenderOptions};
 use crate::discord::reply::Reply;
-use crate::discord::{Asked, Feedback, SORRY, cooldown_notice, question_text, text};
+use crate::discord::{self, Asked, Feedback, SORRY, cooldown_notice, question_text};
 use crate::retrieval::Retriever;
 use axum::Json;
 use axum::http::StatusCode;
@@ -189,7 +189,7 @@ async fn answer(
         return message(&reply_to(state, &r, joined, private, content));
     }
     tracing::debug!("retrieval is slow; deferring the response");
-    let guard = state.tasks.begin();
+    let guard = state.tasks.begin_owned();
     let state = state.clone();
     let (application, token) = (i.application_id.get(), i.token.clone());
     tokio::spawn(async move {
@@ -320,26 +320,10 @@ async fn next_passage(
     shown: usize,
     passages: Vec<String>,
 ) -> anyhow::Result<Response> {
-    let next = (shown + 1) % passages.len().max(1);
-    let words = press.message.embeds.first().and_then(|e| e.description.as_deref()).map(text::bold_words);
-    let terms = render::terms_of_words(&words.unwrap_or_default());
-    let Some(passage_id) = passages.get(next).cloned() else { return Ok(message(&render::stale())) };
-    let retriever = r.clone();
-    let found = tokio::task::spawn_blocking(move || retriever.passage(&passage_id)).await??;
-    let Some((p, source)) = found else { return Ok(message(&render::stale())) };
-    let (excerpt, highlights, truncated) = render::excerpt_of(&p, &terms, r.settings().max_excerpt_chars);
-    let shown = Shown {
-        heading_path: &p.heading_path,
-        source: &source,
-        excerpt: &excerpt,
-        highlights: &highlights,
-        context: p.context.as_deref(),
-        truncated,
-        passage_id: &p.id,
-        section_id: &p.section_id,
-    };
-    let reply = render::passage(&shown, &passages, next, &options(state, r));
-    Ok(respond(CreateInteractionResponse::UpdateMessage(reply.to_update())))
+    Ok(match discord::next_passage(r, press, shown, &passages, &options(state, r)).await? {
+        Some(reply) => respond(CreateInteractionResponse::UpdateMessage(reply.to_update())),
+        None => message(&render::stale()),
+    })
 }
 
 async fn section(
@@ -348,14 +332,11 @@ async fn section(
     press: &ComponentInteraction,
     section_id: String,
 ) -> anyhow::Result<Response> {
-    let retriever = r.clone();
-    let found = tokio::task::spawn_blocking(move || retriever.section_with_source(&section_id)).await??;
-    let Some((passages, source)) = found else { return Ok(message(&render::stale())) };
-    let mut replies = render::section(&passages, &source, &options(state, r)).into_iter();
-    let Some(first) = replies.next() else { return Ok(message(&render::stale())) };
-    let more: Vec<Reply> = replies.collect();
+    let Some((first, more)) = discord::full_section(r, section_id, &options(state, r)).await? else {
+        return Ok(message(&render::stale()));
+    };
     if !more.is_empty() {
-        let guard = state.tasks.begin();
+        let guard = state.tasks.begin_owned();
         let state = state.clone();
         let hook = format!("/webhooks/{}/{}", press.application_id.get(), press.token);
         tokio::spawn(async move {

@@ -29,7 +29,7 @@ pub mod verify;
 
 pub use verify::{KeyError, MAX_AGE, MAX_FUTURE_SKEW, PUBLIC_KEY_ENV, PublicKey, Rejection};
 
-use crate::discord::guard::Cooldowns;
+use crate::discord::guard::{Cooldowns, Work};
 use crate::discord::register::Api;
 use crate::discord::{DiscordConfig, FeedbackSink, LogFeedback, Snowflake};
 use crate::live::Live;
@@ -46,9 +46,7 @@ use serde_json::Value;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
-use tokio::sync::Notify;
 
 /// Largest request body accepted (Discord's interactions are a few KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -139,7 +137,7 @@ impl Endpoint {
             feedback: Arc::new(Observed::new(self.feedback, self.metrics.clone())),
             metrics: self.metrics,
             api,
-            tasks: Arc::new(Tasks::default()),
+            tasks: Arc::new(Work::default()),
         });
         Ok(Bound { listener, local, state, health })
     }
@@ -197,49 +195,8 @@ struct Shared {
     metrics: Arc<Metrics>,
     cooldowns: Cooldowns,
     api: Api,
-    tasks: Arc<Tasks>,
-}
-
-/// Background work (follow-ups) still running, for a graceful shutdown.
-#[derive(Debug, Default)]
-struct Tasks {
-    running: AtomicUsize,
-    idle: Notify,
-}
-
-/// Held by a background task; dropping it marks the task done.
-struct TaskGuard(Arc<Tasks>);
-
-impl Tasks {
-    fn begin(self: &Arc<Self>) -> TaskGuard {
-        self.running.fetch_add(1, Ordering::SeqCst);
-        TaskGuard(self.clone())
-    }
-
-    fn running(&self) -> usize {
-        self.running.load(Ordering::SeqCst)
-    }
-
-    async fn wait_idle(&self, limit: Duration) -> bool {
-        let wait = async {
-            loop {
-                let notified = self.idle.notified();
-                if self.running() == 0 {
-                    return;
-                }
-                notified.await;
-            }
-        };
-        tokio::time::timeout(limit, wait).await.is_ok()
-    }
-}
-
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
+    /// Follow-ups still being sent, waited for at shutdown.
+    tasks: Arc<Work>,
 }
 
 fn router(state: Arc<Shared>, health: Arc<Health>) -> Router {

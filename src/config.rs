@@ -88,6 +88,10 @@ pub struct RetrievalConfig {
     pub spelling_factor: f32,
     /// Credit for a synonym match.
     pub synonym_factor: f32,
+    /// Credit for a match on another word of the same family.
+    pub family_factor: f32,
+    /// Credit for a match on a WordNet synonym of a word the corpus never uses.
+    pub thesaurus_factor: f32,
 }
 
 /// `[log]`
@@ -210,6 +214,8 @@ impl Config {
             ("retrieval.unknown_word_factor", r.unknown_word_factor),
             ("retrieval.spelling_factor", r.spelling_factor),
             ("retrieval.synonym_factor", r.synonym_factor),
+            ("retrieval.family_factor", r.family_factor),
+            ("retrieval.thesaurus_factor", r.thesaurus_factor),
         ] {
             range(key, v.to_string(), (0.0..=2.0).contains(&v), "between 0 and 2")?;
         }
@@ -231,6 +237,8 @@ impl Config {
                 unknown_word_factor: self.retrieval.unknown_word_factor,
                 spelling_factor: self.retrieval.spelling_factor,
                 synonym_factor: self.retrieval.synonym_factor,
+                family_factor: self.retrieval.family_factor,
+                thesaurus_factor: self.retrieval.thesaurus_factor,
             },
         }
     }

@@ -39,6 +39,10 @@ pub enum Origin {
     Synonym,
     /// The nearest corpus word to a misspelling.
     Spelling,
+    /// A word of the same family ("inflammation" for "inflamed"), from WordNet's derivation links.
+    Family,
+    /// A synonym from WordNet ("choose" for "pick"), for a word the corpus never uses.
+    Thesaurus,
 }
 
 /// One way to match a concept: a phrase of analysed terms.
@@ -89,6 +93,10 @@ pub struct AnalysisSettings {
     pub spelling_factor: f32,
     /// Credit for an alternative that came from a synonym rule.
     pub synonym_factor: f32,
+    /// Credit for an alternative of the same word family ("inflammation" for "inflamed").
+    pub family_factor: f32,
+    /// Credit for a WordNet synonym of a word the corpus never uses ("choose" for "pick").
+    pub thesaurus_factor: f32,
 }
 
 impl Default for AnalysisSettings {
@@ -98,6 +106,8 @@ impl Default for AnalysisSettings {
             unknown_word_factor: 1.0,
             spelling_factor: 0.9,
             synonym_factor: 0.95,
+            family_factor: 0.8,
+            thesaurus_factor: 0.5,
         }
     }
 }
@@ -323,12 +333,41 @@ pub fn analyse(
                 origin: Origin::Spelling,
             });
         }
+        // Other words of its family the corpus uses ("inflamed" → "inflammation"); for a word the
+        // corpus lacks and cannot correct or relate, the synonyms of its commonest sense.
+        let relations = word_relations(&t.term);
+        add_known(&mut alternatives, &relations.family, settings.family_factor, Origin::Family, stats);
+        if !stats.known(&t.term) && alternatives.len() == 1 {
+            add_known(
+                &mut alternatives,
+                &relations.synonyms,
+                settings.thesaurus_factor,
+                Origin::Thesaurus,
+                stats,
+            );
+        }
         let generic = is_generic(&t.surface)
             || (!stats.known(&t.term) && alternatives.len() == 1 && is_common_modifier(&t.surface));
         groups.push(group(t.surface.clone(), alternatives, generic, stats, n, unseen_weight, settings));
     }
     let definition_of = definition_subject(&tokens);
     Analysed { text, groups, definition_of }
+}
+
+/// Adds each of `terms` that the corpus uses, and that is not an alternative yet, as a one-word
+/// alternative.
+fn add_known(
+    alternatives: &mut Vec<Alternative>,
+    terms: &[&str],
+    factor: f32,
+    origin: Origin,
+    stats: &dyn TermStats,
+) {
+    for term in terms.iter().filter(|t| stats.known(t)) {
+        if !alternatives.iter().any(|a| a.terms.len() == 1 && a.terms[0] == *term) {
+            alternatives.push(Alternative { terms: vec![term.to_string()], factor, origin });
+        }
+    }
 }
 
 /// The terms of X in "what is X", "what are X", "define X", "meaning of X", "X meaning" (at most three
@@ -399,6 +438,31 @@ fn group(
         weight *= settings.generic_word_factor;
     }
     Group { words, alternatives, weight, known, summary: false }
+}
+
+/// Word families and synonyms from WordNet, as analysed terms (see `src/lexicon/`).
+const WORD_RELATIONS: &str = include_str!("lexicon/word-relations.tsv");
+
+/// What WordNet relates a term to, as analysed terms other than the term itself.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Relations {
+    /// Words of the same family: derivations and pertainyms ("inflam" → "inflamm").
+    pub family: Vec<&'static str>,
+    /// The other words of the commonest sense of each of its words ("pick" → "choic", "select").
+    pub synonyms: Vec<&'static str>,
+}
+
+/// The WordNet relations of an analysed term.
+pub fn word_relations(term: &str) -> Relations {
+    // The table is sorted by term: an index of its lines is cheap to build and to search.
+    static LINES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    let lines = LINES.get_or_init(|| WORD_RELATIONS.lines().filter(|l| !l.starts_with('#')).collect());
+    let Ok(at) = lines.binary_search_by(|line| line.split('\t').next().unwrap_or_default().cmp(term)) else {
+        return Relations::default();
+    };
+    let mut parts = lines[at].split('\t').skip(1);
+    let mut words = || parts.next().unwrap_or_default().split(' ').filter(|w| !w.is_empty()).collect();
+    Relations { family: words(), synonyms: words() }
 }
 
 /// Common English words with their usual part of speech, from WordNet (see `src/lexicon/`).
@@ -887,6 +951,64 @@ mod tests {
         );
         let words: Vec<_> = a.groups.iter().map(|g| g.words.as_str()).collect();
         assert_eq!(words, ["says", "get", "microneedling", "collagen", "serum"]);
+    }
+
+    #[test]
+    fn word_relations_table_is_sorted_by_term() {
+        let terms: Vec<&str> = WORD_RELATIONS
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split('\t').next().unwrap())
+            .collect();
+        assert!(terms.len() > 10_000);
+        assert!(terms.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn word_relations_table_matches_the_analysis() {
+        // The table is keyed by analysed terms: regenerate it when the analysis changes.
+        let inflamed = word_relations(&analysis::term_of("inflamed"));
+        assert!(inflamed.family.contains(&analysis::term_of("inflammation").as_str()), "{inflamed:?}");
+        let pick = word_relations(&analysis::term_of("pick"));
+        assert!(pick.synonyms.contains(&analysis::term_of("select").as_str()), "{pick:?}");
+        assert_eq!(word_relations("zzzz"), Relations::default());
+    }
+
+    #[test]
+    fn a_word_family_meets_the_corpus_form() {
+        let s = stats(&[("inflammation", 3), ("skin", 50)]);
+        let a = analyse(
+            "is my skin inflamed",
+            &Synonyms::default(),
+            &Lexicon::default(),
+            &s,
+            &AnalysisSettings::default(),
+        );
+        let inflamed = a.groups.iter().find(|g| g.words == "inflamed").unwrap();
+        assert!(inflamed.known, "{inflamed:?}");
+        let family = inflamed.alternatives.iter().find(|a| a.origin == Origin::Family).unwrap();
+        assert_eq!(family.terms, [analysis::term_of("inflammation")]);
+        assert!(family.factor > 0.0 && family.factor <= AnalysisSettings::default().family_factor);
+    }
+
+    #[test]
+    fn thesaurus_synonyms_stand_in_only_for_words_the_corpus_lacks() {
+        let settings = AnalysisSettings::default();
+        let s = stats(&[("select", 2), ("serum", 30)]);
+        let a =
+            analyse("which serum should i pick", &Synonyms::default(), &Lexicon::default(), &s, &settings);
+        let pick = a.groups.iter().find(|g| g.words == "pick").unwrap();
+        assert!(pick.known);
+        let alt = pick.alternatives.iter().find(|a| a.origin == Origin::Thesaurus).unwrap();
+        assert_eq!(alt.terms, ["select"]);
+        assert!(alt.factor <= settings.thesaurus_factor);
+
+        // A word the corpus uses is searched as itself only.
+        let s = stats(&[("select", 2), ("pick", 2), ("serum", 30)]);
+        let a =
+            analyse("which serum should i pick", &Synonyms::default(), &Lexicon::default(), &s, &settings);
+        let pick = a.groups.iter().find(|g| g.words == "pick").unwrap();
+        assert!(pick.alternatives.iter().all(|a| a.origin == Origin::Word), "{pick:?}");
     }
 
     #[test]

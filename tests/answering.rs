@@ -1,6 +1,7 @@
 //! Answers on the shipped article: the right passage, verbatim, sourced; declines when not covered.
 
 use crate::util::Workspace;
+use citebot::question::Origin;
 use citebot::retrieval::Retriever;
 use std::sync::OnceLock;
 
@@ -94,4 +95,33 @@ fn long_passages_are_cut_at_sentence_boundaries() {
     assert!(ex.chars().count() <= 700);
     assert!(ex.contains("Humectants bind water"), "{ex}");
     assert!(ex.ends_with('.') && para.join(" ").contains(&ex));
+}
+
+#[test]
+fn word_families_and_thesaurus_synonyms_find_the_articles_words() {
+    let ws = Workspace::empty();
+    ws.write(
+        "corpus/care.md",
+        "# Skin care\n\n## Winter\n\nCold air and low humidity bring dryness and tightness.\n\n\
+         ## Choosing a cleanser\n\nSelect a cleanser without fragrance.\n\n\
+         ## Storage\n\nKeep the bottle closed and away from sunlight.\n",
+    );
+    let (r, _) = ws.open();
+    // "dry" is not in the article; its family member "dryness" is.
+    let a = r.answer("why does cold air make it dry").unwrap();
+    assert!(a.answered, "{a:?}");
+    assert!(a.excerpt.as_deref().unwrap().contains("dryness"));
+    assert!(a.matched.iter().any(|m| m.words == "dry" && m.via == Some(Origin::Family)), "{:?}", a.matched);
+    // "pick" is not in the article; WordNet's "select" is.
+    let a = r.answer("how do i pick a cleanser").unwrap();
+    assert!(a.answered, "{a:?}");
+    assert_eq!(a.section.last().unwrap(), "Choosing a cleanser");
+    assert!(
+        a.matched.iter().any(|m| m.words == "pick" && m.via == Some(Origin::Thesaurus)),
+        "{:?}",
+        a.matched
+    );
+    // A word with neither still makes the question not covered.
+    let a = r.answer("how do i pick a tretinoin cleanser").unwrap();
+    assert!(!a.answered, "{a:?}");
 }

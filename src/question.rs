@@ -116,13 +116,30 @@ impl Default for AnalysisSettings {
 ///
 /// Candidates are bucketed by first letter: a misspelling almost always keeps it, and when the first
 /// two letters are swapped the second letter's bucket is searched too. That keeps correction cheap
-/// on a large vocabulary without a deletion index.
+/// on a large vocabulary without a deletion index. Words spelt by ear ("hydrashun", "seramide") are
+/// matched by their Double Metaphone code, an index built on first need.
 #[derive(Debug, Default, Clone)]
 pub struct Lexicon {
     /// First letter → (surface word as chars, term).
-    by_first: HashMap<char, Vec<(Vec<char>, String)>>,
+    by_first: HashMap<char, Vec<Candidate>>,
     /// Every term, sorted, for stem-family look-ups.
     terms: std::collections::BTreeSet<String>,
+    /// Double Metaphone code → (surface word as chars, term).
+    by_sound: OnceLock<HashMap<String, Vec<Candidate>>>,
+}
+
+/// A spelling candidate: a surface word as chars, and its term.
+type Candidate = (Vec<char>, String);
+
+/// The longest Double Metaphone code compared: long enough that a code names few words.
+const SOUND_CODE_LEN: usize = 12;
+
+/// The Double Metaphone code (primary) of a word of English letters; None for any other word (the
+/// encoder slices by bytes and is only meant for English spelling).
+fn sound_code(word: &str) -> Option<String> {
+    word.bytes()
+        .all(|b| b.is_ascii_alphabetic())
+        .then(|| rphonetic::DoubleMetaphone::new(Some(SOUND_CODE_LEN)).double_metaphone(word).primary())
 }
 
 impl Lexicon {
@@ -175,7 +192,36 @@ impl Lexicon {
         if let Some((_, _, t)) = best {
             return Some(t.to_string());
         }
-        self.same_stem_family(term, stats)
+        self.sounds_like(word, &chars, stats).or_else(|| self.same_stem_family(term, stats))
+    }
+
+    /// The corpus word that sounds like `word` (the same Double Metaphone code, at least three
+    /// letters of it) and is spelt within a third of its letters; the closest, then the most
+    /// frequent. Words under five letters have too short a code to tell.
+    fn sounds_like(&self, word: &str, chars: &[char], stats: &dyn TermStats) -> Option<String> {
+        if chars.len() < 5 {
+            return None;
+        }
+        let code = sound_code(word).filter(|c| c.len() >= 3)?;
+        let by_sound = self.by_sound.get_or_init(|| {
+            let mut map: HashMap<String, Vec<Candidate>> = HashMap::new();
+            for (surface, term) in self.by_first.values().flatten() {
+                if let Some(code) = sound_code(&surface.iter().collect::<String>()) {
+                    map.entry(code).or_default().push((surface.clone(), term.clone()));
+                }
+            }
+            map
+        });
+        let max = chars.len().div_ceil(3);
+        by_sound
+            .get(&code)?
+            .iter()
+            .filter_map(|(surface, term)| {
+                bounded_distance(chars, surface, max)
+                    .map(|d| (d, std::cmp::Reverse(stats.doc_freq(term)), term))
+            })
+            .min()
+            .map(|(_, _, term)| term.clone())
     }
 
     /// A corpus term that starts with `term` or that `term` starts with (at least five letters
@@ -919,6 +965,28 @@ mod tests {
         assert_eq!(words, [("colagen", true), ("serun", true), ("humectant", true)]);
         assert_eq!(a.groups[0].alternatives[1].origin, Origin::Spelling);
         assert_eq!(a.groups[0].alternatives[1].terms, ["collagen"]);
+    }
+
+    #[test]
+    fn words_spelt_by_ear_are_corrected_by_sound() {
+        let s = stats(&[("hydration", 10), ("ceramide", 2), ("serum", 20)]);
+        let lex = Lexicon::new([("hydration", "hydrat"), ("ceramide", "ceramid"), ("serum", "serum")]);
+        let fix = |w: &str| lex.correct(w, &analysis::term_of(w), &s);
+        // Three letters off: beyond the edit distance, but the same sound.
+        assert_eq!(fix("hydrashun").as_deref(), Some("hydrat"));
+        // Another first letter.
+        assert_eq!(fix("seramide").as_deref(), Some("ceramid"));
+        // A different word that merely shares some sounds stays unknown.
+        assert_eq!(fix("hydrant"), None);
+        assert_eq!(fix("sermon"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sound_codes_never_panic(word in "\\PC{0,40}", letters in "[a-zA-Z]{0,40}") {
+            let _ = sound_code(&word);
+            proptest::prop_assert!(sound_code(&letters).is_some());
+        }
     }
 
     #[test]

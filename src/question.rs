@@ -1,8 +1,10 @@
 //! Question analysis: from what someone typed to weighted concept groups.
 //!
 //! A question becomes a list of [`Group`]s, one per concept the person asked about. Each group has
-//! alternatives: the word itself, what the synonyms file rewrites it to, or the corpus word it is
-//! most likely a misspelling of. Chat filler ("hi", "pls", "lol") and question words are dropped;
+//! alternatives: the word itself, what the synonyms file rewrites it to, the corpus word it is most
+//! likely a misspelling of (by edit distance, or by sound), the corpus words of its WordNet family
+//! ("inflamed" → "inflammation") and, for a word the corpus never uses, WordNet's synonyms of its
+//! commonest sense ("pick" → "select"). Chat filler ("hi", "pls", "lol") and question words are dropped;
 //! generic words ("help", "good", "use") count for little. A group's weight is the rarity (IDF) of its
 //! best alternative in the corpus, and a word the corpus has never seen weighs as much as the rarest
 //! word: a question about "tretinoin" is not answered by a passage about "collagen".
@@ -940,6 +942,11 @@ mod tests {
         }
     }
 
+    /// A question analysed with no synonyms, no spelling lexicon and the default settings.
+    fn plain(question: &str, s: &Stats) -> Analysed {
+        analyse(question, &Synonyms::default(), &Lexicon::default(), s, &AnalysisSettings::default())
+    }
+
     fn stats(words: &[(&str, u64)]) -> Stats {
         Stats(words.iter().map(|(w, df)| (analysis::term_of(w), *df)).collect())
     }
@@ -992,13 +999,7 @@ mod tests {
     #[test]
     fn unseen_words_weigh_most_and_filler_is_dropped() {
         let s = stats(&[("collagen", 40), ("serum", 30), ("use", 10)]);
-        let a = analyse(
-            "hey guys can u use collagen serum with tretinoin pls",
-            &Synonyms::default(),
-            &Lexicon::default(),
-            &s,
-            &AnalysisSettings::default(),
-        );
+        let a = plain("hey guys can u use collagen serum with tretinoin pls", &s);
         let words: Vec<_> = a.groups.iter().map(|g| g.words.as_str()).collect();
         assert_eq!(words, ["use", "collagen", "serum", "tretinoin"]);
         let tretinoin = &a.groups[3];
@@ -1010,13 +1011,8 @@ mod tests {
     #[test]
     fn chat_slang_pronouns_and_time_words_are_not_topics() {
         let s = stats(&[("collagen", 40), ("serum", 30), ("microneedl", 3)]);
-        let a = analyse(
-            "ngl everyone says to get microneedling yesterday, is collagen serum w it legit rn??",
-            &Synonyms::default(),
-            &Lexicon::default(),
-            &s,
-            &AnalysisSettings::default(),
-        );
+        let a =
+            plain("ngl everyone says to get microneedling yesterday, is collagen serum w it legit rn??", &s);
         let words: Vec<_> = a.groups.iter().map(|g| g.words.as_str()).collect();
         assert_eq!(words, ["says", "get", "microneedling", "collagen", "serum"]);
     }
@@ -1045,13 +1041,7 @@ mod tests {
     #[test]
     fn a_word_family_meets_the_corpus_form() {
         let s = stats(&[("inflammation", 3), ("skin", 50)]);
-        let a = analyse(
-            "is my skin inflamed",
-            &Synonyms::default(),
-            &Lexicon::default(),
-            &s,
-            &AnalysisSettings::default(),
-        );
+        let a = plain("is my skin inflamed", &s);
         let inflamed = a.groups.iter().find(|g| g.words == "inflamed").unwrap();
         assert!(inflamed.known, "{inflamed:?}");
         let family = inflamed.alternatives.iter().find(|a| a.origin == Origin::Family).unwrap();

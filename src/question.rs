@@ -628,10 +628,12 @@ pub fn is_generic(word: &str) -> bool {
 const FILLER: &[&str] = &[
     "abt",
     "actually",
+    "aint",
     "also",
     "anybody",
     "anyone",
     "anything",
+    "arent",
     "atm",
     "basically",
     "bc",
@@ -639,12 +641,15 @@ const FILLER: &[&str] = &[
     "can",
     "cant",
     "could",
+    "couldnt",
     "coz",
     "curious",
     "currently",
     "cuz",
     "did",
+    "didnt",
     "does",
+    "doesnt",
     "dont",
     "eh",
     "even",
@@ -655,7 +660,11 @@ const FILLER: &[&str] = &[
     "explain",
     "fr",
     "gonna",
+    "gotta",
     "guys",
+    "hadnt",
+    "hasnt",
+    "havent",
     "hello",
     "hey",
     "hi",
@@ -696,6 +705,7 @@ const FILLER: &[&str] = &[
     "rly",
     "rn",
     "shall",
+    "shouldnt",
     "so",
     "somebody",
     "someone",
@@ -707,6 +717,9 @@ const FILLER: &[&str] = &[
     "tell",
     "thank",
     "thanks",
+    "thats",
+    "theyre",
+    "theyve",
     "tho",
     "though",
     "thx",
@@ -720,10 +733,15 @@ const FILLER: &[&str] = &[
     "um",
     "ur",
     "wanna",
+    "wasnt",
     "wat",
+    "werent",
+    "weve",
     "whats",
     "wondering",
+    "wont",
     "would",
+    "wouldnt",
     "wut",
     "ya",
     "yall",
@@ -732,6 +750,8 @@ const FILLER: &[&str] = &[
     "yes",
     "yesterday",
     "yo",
+    "youre",
+    "youve",
     "yup",
 ];
 
@@ -1015,6 +1035,14 @@ mod tests {
             plain("ngl everyone says to get microneedling yesterday, is collagen serum w it legit rn??", &s);
         let words: Vec<_> = a.groups.iter().map(|g| g.words.as_str()).collect();
         assert_eq!(words, ["says", "get", "microneedling", "collagen", "serum"]);
+    }
+
+    #[test]
+    fn contractions_typed_without_apostrophes_are_not_topics() {
+        let s = stats(&[("collagen", 40), ("repair", 5)]);
+        let a = plain("if collagen doesnt n wont work, thats it? youre sure it isnt repair", &s);
+        let words: Vec<_> = a.groups.iter().map(|g| g.words.as_str()).collect();
+        assert_eq!(words, ["collagen", "work", "sure", "repair"]);
     }
 
     #[test]

@@ -411,14 +411,8 @@ pub async fn on_button(bot: &Bot, press: &ComponentInteraction) -> anyhow::Resul
             }
         }
         Action::Feedback { passage_id, helpful } => {
-            bot.feedback.record(Feedback {
-                passage_id,
-                corpus_version: id.corpus_version,
-                user_id: press.user.id.get(),
-                guild_id: press.guild_id.map(|g| g.get()),
-                helpful,
-            });
-            respond(Reply::notice("Thanks, your feedback was recorded.")).await?;
+            respond(record_vote(bot.feedback.as_ref(), press, passage_id, id.corpus_version, helpful))
+                .await?;
         }
     }
     Ok(())
@@ -452,6 +446,24 @@ pub async fn next_passage(
         section_id: &p.section_id,
     };
     Ok(Some(render::passage(&shown, passages, next, o)))
+}
+
+/// Records a 👍/👎 press on a passage and returns the private thanks to send.
+pub fn record_vote(
+    sink: &dyn FeedbackSink,
+    press: &serenity::ComponentInteraction,
+    passage_id: String,
+    corpus_version: String,
+    helpful: bool,
+) -> Reply {
+    sink.record(Feedback {
+        passage_id,
+        corpus_version,
+        user_id: press.user.id.get(),
+        guild_id: press.guild_id.map(|g| g.get()),
+        helpful,
+    });
+    Reply::notice("Thanks, your feedback was recorded.")
 }
 
 /// What a "Full section" press sends: the first message and the follow-ups a long section needs.

@@ -46,7 +46,7 @@ pub mod text;
 
 pub use bot::{
     Reindex, Retrieval, SHUTTING_DOWN, SORRY, cooldown_notice, full_section, next_passage, question_text,
-    spawn_observed_answer,
+    record_vote, spawn_observed_answer,
 };
 pub use config::{DiscordConfig, DiscordToken, ShardSpec, Snowflake, TokenError};
 pub use feedback::{Asked, Feedback, FeedbackSink, LogFeedback};

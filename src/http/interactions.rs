@@ -12,7 +12,7 @@ use crate::discord::ids::{Action, ButtonId};
 use crate::discord::register::RegisterError;
 use crate::discord::render::{self, RenderOptions};
 use crate::discord::reply::Reply;
-use crate::discord::{self, Asked, Feedback, SORRY, cooldown_notice, question_text};
+use crate::discord::{self, Asked, SORRY, cooldown_notice, question_text};
 use crate::retrieval::Retriever;
 use axum::Json;
 use axum::http::StatusCode;
@@ -296,16 +296,13 @@ async fn button(state: &Arc<Shared>, press: &ComponentInteraction) -> Response {
     let result = match id.action {
         Action::Next { shown, passages } => next_passage(state, &r, press, shown, passages).await,
         Action::Section { section_id } => section(state, &r, press, section_id).await,
-        Action::Feedback { passage_id, helpful } => {
-            state.feedback.record(Feedback {
-                passage_id,
-                corpus_version: id.corpus_version,
-                user_id: press.user.id.get(),
-                guild_id: press.guild_id.map(|g| g.get()),
-                helpful,
-            });
-            Ok(message(&Reply::notice("Thanks, your feedback was recorded.")))
-        }
+        Action::Feedback { passage_id, helpful } => Ok(message(&discord::record_vote(
+            state.feedback.as_ref(),
+            press,
+            passage_id,
+            id.corpus_version,
+            helpful,
+        ))),
     };
     result.unwrap_or_else(|e| {
         tracing::error!("a button press failed: {e:#}");

@@ -1,11 +1,14 @@
-//! Answer latency on the shipped corpus: the full answer path (analysis, retrieval, re-ranking,
-//! excerpt) for each question of the project's own question set, one question per iteration.
+//! Answer latency on the shipped corpus, synonyms and example questions, with the shipped
+//! configuration: the full answer path (analysis, retrieval, example similarity, re-ranking,
+//! excerpt) for each question of the project's own question set, one question per iteration. The
+//! set's own questions are left out of the examples, as `citebot eval` does.
 //!
 //! Run: `cargo bench --bench answer`.
 
 use citebot::app;
+use citebot::config::Config;
 use citebot::index::SearchIndex;
-use citebot::retrieval::{Retriever, Settings};
+use citebot::retrieval::Retriever;
 use citebot::synonyms::Synonyms;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -18,15 +21,21 @@ fn questions() -> Vec<String> {
         .collect()
 }
 
-fn shipped() -> Retriever {
+fn shipped(questions: &[String]) -> Retriever {
     let index = SearchIndex::build_in_ram(&app::embedded_corpus()).expect("index builds");
     let (synonyms, _) = Synonyms::parse(app::EMBEDDED_SYNONYMS);
-    Retriever::new(index, synonyms, Settings::default())
+    let none = std::path::Path::new("no-such-config.toml");
+    let settings =
+        Config::load_with_env(none, false, Vec::new()).expect("defaults load").retrieval_settings();
+    let (mut retriever, _) =
+        Retriever::new(index, synonyms, settings).with_examples(&app::embedded_examples()).expect("examples");
+    retriever.hold_out_examples(questions);
+    retriever
 }
 
 fn answer(c: &mut Criterion) {
-    let retriever = shipped();
     let qs = questions();
+    let retriever = shipped(&qs);
     let mut i = 0;
     c.bench_function("answer/shipped/one-question", |b| {
         b.iter(|| {

@@ -94,6 +94,9 @@ pub struct Answer {
     pub decline_reason: Option<String>,
     /// How each part of the question was matched.
     pub matched: Vec<WordMatch>,
+    /// The example question whose similarity gave the answer its confidence, when that was
+    /// higher than the passage's own match.
+    pub like_question: Option<String>,
 }
 
 /// An excerpt cut from a passage.

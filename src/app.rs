@@ -7,6 +7,7 @@
 
 use crate::config::Config;
 use crate::corpus::{self, Corpus};
+use crate::eval::{self, Case};
 use crate::index::{IndexError, SearchIndex};
 use crate::retrieval::Retriever;
 use crate::synonyms::Synonyms;
@@ -17,6 +18,8 @@ pub const EMBEDDED_ARTICLE: (&str, &str) =
     ("what-does-collagen-serum-do.md", include_str!("../corpus/what-does-collagen-serum-do.md"));
 /// The shipped synonyms, compiled in.
 pub const EMBEDDED_SYNONYMS: &str = include_str!("../corpus/synonyms.txt");
+/// The shipped example questions, compiled in.
+pub const EMBEDDED_EXAMPLES: &str = include_str!("../corpus/examples.jsonl");
 
 /// Start-up failures a user can fix, and faults.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +79,10 @@ pub fn open_with_progress(
         loaded.embedded = true;
         let corpus = embedded_corpus();
         let index = SearchIndex::build_in_ram(&corpus)?;
-        return Ok((Retriever::new(index, synonyms, settings), loaded));
+        let (cases, warnings) = parse_examples("built-in examples", EMBEDDED_EXAMPLES);
+        let retriever =
+            with_examples(Retriever::new(index, synonyms, settings), &cases, warnings, &mut loaded)?;
+        return Ok((retriever, loaded));
     }
 
     // The corpus is parsed only when the index must be built: checking that it is current needs
@@ -102,7 +108,61 @@ pub fn open_with_progress(
             build(&corpus, dir, reason, &mut loaded, progress)?
         }
     };
-    Ok((Retriever::new(index, synonyms, settings), loaded))
+    let (cases, warnings) = examples_file(&config.corpus.examples);
+    let retriever = with_examples(Retriever::new(index, synonyms, settings), &cases, warnings, &mut loaded)?;
+    Ok((retriever, loaded))
+}
+
+fn with_examples(
+    retriever: Retriever,
+    cases: &[Case],
+    mut warnings: Vec<String>,
+    loaded: &mut Loaded,
+) -> Result<Retriever, StartError> {
+    let (retriever, problems) = retriever.with_examples(cases)?;
+    warnings.extend(problems);
+    for msg in warnings {
+        tracing::warn!("{msg}");
+        loaded.warnings.push(msg);
+    }
+    Ok(retriever)
+}
+
+/// Reads an example-questions file (eval format, and `#` comment lines): a missing file means none;
+/// an unreadable file or a bad line is a warning naming the file (and line), and the file's other
+/// lines still count.
+pub fn examples_file(path: &Path) -> (Vec<Case>, Vec<String>) {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_examples(&path.display().to_string(), &text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), Vec::new()),
+        Err(e) => (
+            Vec::new(),
+            vec![format!(
+                "{}: could not read the example questions ({e}); answering without them",
+                path.display()
+            )],
+        ),
+    }
+}
+
+/// The shipped example questions (warnings dropped: a test checks the file loads cleanly).
+pub fn embedded_examples() -> Vec<Case> {
+    parse_examples("built-in examples", EMBEDDED_EXAMPLES).0
+}
+
+fn parse_examples(name: &str, text: &str) -> (Vec<Case>, Vec<String>) {
+    let mut cases = Vec::new();
+    let mut warnings = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with('#') {
+            continue; // a comment
+        }
+        match eval::parse_cases(name, line) {
+            Ok(mut parsed) => cases.append(&mut parsed),
+            Err(e) => warnings.push(format!("{name}:{}: {}", i + 1, e.message)),
+        }
+    }
+    (cases, warnings)
 }
 
 fn build(

@@ -405,7 +405,10 @@ fn run_eval(config: &Config, file: &PathBuf, verbose: bool, json: bool) -> Resul
         user(format!("could not read the question file {} ({e}); check the path", file.display()))
     })?;
     let cases = eval::parse_cases(&file.display().to_string(), &text).map_err(user)?;
-    let (retriever, loaded) = open(config, Rebuild::IfStale)?;
+    let (mut retriever, loaded) = open(config, Rebuild::IfStale)?;
+    // Examples that are questions of this file would answer them by rote: they are left out.
+    let questions: Vec<String> = cases.iter().map(|c| c.q.clone()).collect();
+    let held_out = retriever.hold_out_examples(&questions);
     let corpus_text = corpus_text(config, loaded.embedded);
     let mut outcomes = Vec::with_capacity(cases.len());
     let mut non_verbatim = 0;
@@ -421,6 +424,8 @@ fn run_eval(config: &Config, file: &PathBuf, verbose: bool, json: bool) -> Resul
     }
     let mut report = eval::report(&outcomes);
     report.non_verbatim = non_verbatim;
+    report.examples = retriever.examples();
+    report.examples_held_out = held_out;
     if json {
         println!(
             "{}",

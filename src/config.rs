@@ -55,6 +55,8 @@ pub struct CorpusConfig {
     pub dir: PathBuf,
     /// Synonyms file (Solr format); a missing file means no synonyms.
     pub synonyms: PathBuf,
+    /// Example questions (eval format); a missing file means none.
+    pub examples: PathBuf,
 }
 
 /// `[index]`
@@ -92,6 +94,9 @@ pub struct RetrievalConfig {
     pub family_factor: f32,
     /// Credit for a match on a WordNet synonym of a word the corpus never uses.
     pub thesaurus_factor: f32,
+    /// Multiplies an example question's similarity when it stands in for coverage (0 = examples
+    /// only re-rank).
+    pub example_factor: f32,
 }
 
 /// `[log]`
@@ -216,6 +221,7 @@ impl Config {
             ("retrieval.synonym_factor", r.synonym_factor),
             ("retrieval.family_factor", r.family_factor),
             ("retrieval.thesaurus_factor", r.thesaurus_factor),
+            ("retrieval.example_factor", r.example_factor),
         ] {
             range(key, v.to_string(), (0.0..=2.0).contains(&v), "between 0 and 2")?;
         }
@@ -240,6 +246,7 @@ impl Config {
                 family_factor: self.retrieval.family_factor,
                 thesaurus_factor: self.retrieval.thesaurus_factor,
             },
+            example_factor: self.retrieval.example_factor,
         }
     }
 }

@@ -158,6 +158,10 @@ pub struct Report {
     pub accuracy: f64,
     /// Excerpts containing a sentence or cell not found in the corpus.
     pub non_verbatim: usize,
+    /// Example questions in use while scoring (set by the caller).
+    pub examples: usize,
+    /// Example questions left out because they are questions of the scored file (set by the caller).
+    pub examples_held_out: usize,
 }
 
 /// Sums outcomes into figures. `non_verbatim` is counted by the caller.
@@ -183,6 +187,8 @@ pub fn report(outcomes: &[Outcome]) -> Report {
         near_declined: share(near.iter().filter(|o| !o.answered).count(), near.len()),
         accuracy: share(outcomes.iter().filter(|o| o.right).count(), outcomes.len()),
         non_verbatim: 0,
+        examples: 0,
+        examples_held_out: 0,
     }
 }
 
@@ -215,7 +221,12 @@ impl std::fmt::Display for Report {
         writeln!(f, "far declined:      {:.3}", self.far_declined)?;
         writeln!(f, "near declined:     {:.3}", self.near_declined)?;
         writeln!(f, "accuracy:          {:.3}", self.accuracy)?;
-        write!(f, "non-verbatim:      {}", self.non_verbatim)
+        writeln!(f, "non-verbatim:      {}", self.non_verbatim)?;
+        write!(
+            f,
+            "example questions: {} in use, {} left out as questions of this file",
+            self.examples, self.examples_held_out
+        )
     }
 }
 

@@ -14,6 +14,7 @@ pub mod config;
 pub mod corpus;
 pub mod discord;
 pub mod eval;
+pub mod examples;
 pub mod http;
 pub mod index;
 pub mod live;

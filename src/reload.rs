@@ -333,6 +333,8 @@ pub fn reload(config: &Config, settings: &ReloadConfig, live: &Live) -> Result<R
     }
     let (synonyms, synonym_warnings) = crate::app::synonyms_file(&config.corpus.synonyms);
     warnings.extend(synonym_warnings);
+    let (examples, example_warnings) = crate::app::examples_file(&config.corpus.examples);
+    warnings.extend(example_warnings);
     let cases = match &settings.smoke_file {
         Some(path) => match read_smoke_file(path) {
             Ok(cases) => Some((path, cases)),
@@ -352,7 +354,9 @@ pub fn reload(config: &Config, settings: &ReloadConfig, live: &Live) -> Result<R
             let Some(index) = staged.take() else {
                 return Err(ReloadError::Interrupted("the staged index was already taken".into()));
             };
-            let candidate = Retriever::new(index, synonyms.clone(), retrieval.clone());
+            let (candidate, _) = Retriever::new(index, synonyms.clone(), retrieval.clone())
+                .with_examples(&examples)
+                .map_err(index_err(&warnings))?;
             let smoke = run_smoke(&candidate, path, &cases, settings).map_err(index_err(&warnings))?;
             if smoke.shortfall().is_some() {
                 // Dropping `staged` removes the build; the old index was never touched.
@@ -363,7 +367,9 @@ pub fn reload(config: &Config, settings: &ReloadConfig, live: &Live) -> Result<R
         None => None,
     };
     let index = staged.commit().map_err(index_err(&warnings))?;
-    let fresh = Retriever::new(index, synonyms, retrieval);
+    let (fresh, problems) =
+        Retriever::new(index, synonyms, retrieval).with_examples(&examples).map_err(index_err(&warnings))?;
+    warnings.extend(problems);
 
     let old = live.current();
     let diff = diff_passages(&passages_of(&old), &passages_of(&fresh));

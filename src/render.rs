@@ -73,6 +73,9 @@ pub fn explanation(a: &Answer) -> String {
         let _ =
             writeln!(out, "  {:<24} weight {:>5.2}  via {:<18} found in {}", m.words, m.weight, via, found);
     }
+    if let Some(like) = &a.like_question {
+        let _ = writeln!(out, "  The confidence comes from the example question \u{201c}{like}\u{201d}.");
+    }
     out
 }
 

@@ -7,17 +7,23 @@
 //!    matches, where a match in the passage's own words counts fully, in its lead-in or section
 //!    headings nearly so, and in the article title a little. BM25 breaks near-ties, then the
 //!    passage's position in its section (the lead passage first).
-//! 4. The best passage's coverage is the confidence. Below the configured threshold the question is
-//!    declined, with the nearest sections.
+//! 4. Example questions ([`crate::examples`]) add their similarity to the passages they point to:
+//!    as a ranking bonus, and as a second route to confidence (a passage's confidence is the larger
+//!    of its coverage and its example similarity, times `example_factor`).
+//! 5. The best passage's confidence decides. Below the configured threshold the question is
+//!    declined, with the nearest sections; so is a question at least as similar to an example
+//!    known not to be covered (an `ood` example) as that confidence.
 //!
 //! Plain Rust apart from the index handle; no Discord, no terminal.
 
 use crate::analysis;
 use crate::answer::{self, Alternative as AltAnswer, Answer, Source, WordMatch};
+use crate::eval::{self, Case};
+use crate::examples::{Concept, Example, Examples, QueryConcept, Similar, Similarities};
 use crate::index::{Hit, IndexError, SearchField, SearchIndex, StoredPassage, WeightedTerm};
 use crate::question::{self, Analysed, AnalysisSettings, Lexicon, TermStats};
 use crate::synonyms::Synonyms;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Tunable retrieval settings (the `[answer]` and `[retrieval]` configuration sections).
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +38,8 @@ pub struct Settings {
     pub candidates: usize,
     /// Question analysis weights.
     pub analysis: AnalysisSettings,
+    /// Multiplies an example question's similarity when it stands in for coverage.
+    pub example_factor: f32,
 }
 
 impl Default for Settings {
@@ -42,6 +50,7 @@ impl Default for Settings {
             alternatives: 3,
             candidates: 20,
             analysis: AnalysisSettings::default(),
+            example_factor: 1.0,
         }
     }
 }
@@ -64,14 +73,25 @@ const BM25_WEIGHT: f32 = 0.15;
 const EVIDENCE_FLOOR: f32 = 0.4;
 /// Ranking bonus for passages of a section whose heading the question restates.
 const RESTATEMENT_BONUS: f32 = 0.3;
+/// Ranking bonus per unit of example-question similarity.
+const EXAMPLE_BONUS: f32 = 0.2;
+/// Passages outside the BM25 candidates added because an example points to them (the most
+/// similar first), and the least similarity that earns it.
+const EXAMPLE_CANDIDATES: usize = 5;
+const EXAMPLE_CANDIDATE_FLOOR: f32 = 0.1;
+/// Stands for a request for a summary among an example's terms.
+const SUMMARY_TERM: &str = "\u{0}summary";
 
-/// The answering engine: an open index plus synonyms and spelling lexicon.
+/// The answering engine: an open index plus synonyms, spelling lexicon and example questions.
 #[derive(Debug)]
 pub struct Retriever {
     index: SearchIndex,
     synonyms: Synonyms,
     lexicon: Lexicon,
     settings: Settings,
+    examples: Examples,
+    /// The passages examples point to, kept at hand to join the candidates without a lookup.
+    example_passages: HashMap<String, StoredPassage>,
 }
 
 struct IndexStats<'a>(&'a SearchIndex);
@@ -94,8 +114,11 @@ impl TermStats for IndexStats<'_> {
 /// One re-ranked candidate.
 struct Ranked {
     hit: Hit,
+    /// The larger of coverage and example similarity: what the threshold is compared with.
     coverage: f32,
     rank: f32,
+    /// The example question that lifted the confidence above coverage, if one did.
+    like: Option<usize>,
     /// Per group: (credit, where).
     found: Vec<(f32, Option<&'static str>)>,
 }
@@ -107,7 +130,77 @@ impl Retriever {
             index.meta().vocabulary.iter().map(|(s, t)| (s.as_str(), t.as_str())).collect();
         words.extend(synonyms.trigger_words().map(|t| (t, t)));
         let lexicon = Lexicon::new(words);
-        Retriever { index, synonyms, lexicon, settings }
+        Retriever {
+            index,
+            synonyms,
+            lexicon,
+            settings,
+            examples: Examples::default(),
+            example_passages: HashMap::new(),
+        }
+    }
+
+    /// Adds example questions (their in-domain lines; `ood` lines are skipped). Each points to the
+    /// passages containing one of its `expect` phrases (in their text or their list's lead-in),
+    /// compared as `eval` compares text. Returns one
+    /// problem for each example that points nowhere and is left out.
+    pub fn with_examples(mut self, cases: &[Case]) -> Result<(Retriever, Vec<String>), IndexError> {
+        let mut passages = Vec::new();
+        for article in &self.index.meta().articles {
+            for section in &article.sections {
+                for p in self.index.section_passages(&section.id)? {
+                    // A list's lead-in names its items too.
+                    let lead_in = p.context.as_deref().unwrap_or_default();
+                    passages.push((eval::normalise(&format!("{}\n{lead_in}", p.text)), p));
+                }
+            }
+        }
+        let mut items = Vec::new();
+        let mut problems = Vec::new();
+        for case in cases.iter().filter(|c| c.ood.as_deref() != Some("far")) {
+            let phrases: Vec<String> = case.expect.iter().map(|e| eval::normalise(e)).collect();
+            let mut ids: Vec<String> = Vec::new();
+            for (text, p) in &passages {
+                if phrases.iter().any(|ph| !ph.is_empty() && text.contains(ph.as_str())) {
+                    ids.push(p.id.clone());
+                    self.example_passages.entry(p.id.clone()).or_insert_with(|| p.clone());
+                }
+            }
+            if ids.is_empty() && case.ood.is_none() {
+                problems.push(format!("example {:?}: no passage contains any of its expect phrases", case.q));
+                continue;
+            }
+            let analysed = self.analyse(&case.q);
+            let concepts: Vec<Concept> = analysed
+                .groups
+                .iter()
+                .map(|g| Concept { weight: g.weight, alternatives: alternative_terms(g) })
+                .collect();
+            let mut terms: Vec<String> = concepts.iter().flat_map(|c| c.alternatives.concat()).collect();
+            terms.sort();
+            terms.dedup();
+            items.push(Example { question: case.q.clone(), terms, concepts, passages: ids });
+        }
+        self.examples = Examples::new(items);
+        Ok((self, problems))
+    }
+
+    /// Leaves out the example questions that are among `questions` (their words compared, case,
+    /// punctuation and spacing aside), so that scoring a file measures wording the examples do not
+    /// hold. Returns how many.
+    pub fn hold_out_examples(&mut self, questions: &[String]) -> usize {
+        let words = |q: &str| -> String {
+            let plain: String =
+                eval::normalise(q).chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+            plain.split_whitespace().collect::<Vec<_>>().join(" ")
+        };
+        let questions: Vec<String> = questions.iter().map(|q| words(q)).collect();
+        self.examples.hold_out(&questions, |held, example| held == words(example))
+    }
+
+    /// How many example questions are in use.
+    pub fn examples(&self) -> usize {
+        self.examples.len()
     }
 
     /// The index in use.
@@ -147,8 +240,8 @@ impl Retriever {
     /// Answers a question, or declines it with the nearest sections.
     pub fn answer(&self, question: &str) -> Result<Answer, IndexError> {
         let analysed = self.analyse(question);
-        let ranked = self.rank(&analysed)?;
-        Ok(self.build_answer(question, &analysed, ranked))
+        let (ranked, not_covered) = self.rank(&analysed)?;
+        Ok(self.build_answer(question, &analysed, ranked, not_covered))
     }
 
     fn clauses(&self, analysed: &Analysed) -> Vec<WeightedTerm> {
@@ -169,7 +262,8 @@ impl Retriever {
         clauses
     }
 
-    fn rank(&self, analysed: &Analysed) -> Result<Vec<Ranked>, IndexError> {
+    /// Candidates best first, and the most similar question known not to be covered.
+    fn rank(&self, analysed: &Analysed) -> Result<(Vec<Ranked>, Option<Similar>), IndexError> {
         let mut hits = self.index.search(&self.clauses(analysed), self.settings.candidates)?;
         let question_terms: HashSet<String> = analysed
             .groups
@@ -187,6 +281,22 @@ impl Retriever {
         let total: f32 = analysed.groups.iter().map(|g| g.weight).sum();
         // Too little evidence (only generic or very common words matched) caps the confidence.
         let evidence_floor = EVIDENCE_FLOOR * question::idf(self.index.num_passages().max(1), 1);
+        let evidence = |covered: f32| (covered / evidence_floor).min(1.0);
+        let similar = self.similar_examples(analysed, evidence);
+        let mut extra: Vec<(&str, Similar)> = similar
+            .passages
+            .iter()
+            .filter(|(id, s)| {
+                s.similarity >= EXAMPLE_CANDIDATE_FLOOR && !hits.iter().any(|h| h.passage.id == **id)
+            })
+            .map(|(id, s)| (*id, *s))
+            .collect();
+        extra.sort_by(|a, b| b.1.similarity.total_cmp(&a.1.similarity).then_with(|| a.0.cmp(b.0)));
+        for (id, _) in extra.into_iter().take(EXAMPLE_CANDIDATES) {
+            if let Some(p) = self.example_passages.get(id) {
+                hits.push(Hit { score: 0.0, passage: p.clone() });
+            }
+        }
         let top_bm25 = hits.first().map(|h| h.score).unwrap_or(1.0).max(f32::EPSILON);
         let mut ranked: Vec<Ranked> = hits
             .into_iter()
@@ -195,8 +305,12 @@ impl Retriever {
                 let found: Vec<(f32, Option<&'static str>)> =
                     analysed.groups.iter().map(|g| fields.best_match(g)).collect();
                 let covered: f32 = analysed.groups.iter().zip(&found).map(|(g, (c, _))| g.weight * c).sum();
-                let coverage =
-                    if total > 0.0 { covered / total * (covered / evidence_floor).min(1.0) } else { 0.0 };
+                let coverage = if total > 0.0 { covered / total * evidence(covered) } else { 0.0 };
+                let example = similar.passages.get(hit.passage.id.as_str()).copied();
+                let lifted = example
+                    .map(|s| (s.similarity * self.settings.example_factor, s.example))
+                    .filter(|(s, _)| *s > coverage);
+                let confidence = lifted.map_or(coverage, |(s, _)| s);
                 let restated = restatement(&question_terms, &hit.passage);
                 let defining = analysed
                     .definition_of
@@ -204,18 +318,40 @@ impl Retriever {
                     .zip(hit.passage.features.defines.as_ref())
                     .is_some_and(|(subject, term)| subject.contains(term));
                 let in_summary = summary.iter().any(|p| p.section_id == hit.passage.section_id);
-                let rank = coverage
+                let rank = confidence
+                    + EXAMPLE_BONUS * example.map_or(0.0, |s| s.similarity)
                     + BM25_WEIGHT * hit.score / top_bm25
                     + RESTATEMENT_BONUS * restated
                     + if in_summary { RESTATEMENT_BONUS } else { 0.0 }
                     + if defining { RESTATEMENT_BONUS } else { 0.0 }
                     - 0.001 * hit.passage.position.min(50) as f32;
-                Ranked { hit, coverage, rank, found }
+                Ranked { hit, coverage: confidence, rank, found, like: lifted.map(|(_, e)| e) }
             })
             .collect();
         ranked
             .sort_by(|a, b| b.rank.total_cmp(&a.rank).then_with(|| a.hit.passage.id.cmp(&b.hit.passage.id)));
-        Ok(ranked)
+        Ok((ranked, similar.not_covered))
+    }
+
+    /// For each passage an example question points to, its most similar example to the question.
+    fn similar_examples(&self, analysed: &Analysed, evidence: impl Fn(f32) -> f32) -> Similarities<'_> {
+        if self.examples.is_empty() {
+            return Similarities::default();
+        }
+        let terms: Vec<Vec<Vec<String>>> = analysed.groups.iter().map(alternative_terms).collect();
+        let concepts: Vec<QueryConcept> = analysed
+            .groups
+            .iter()
+            .zip(&terms)
+            .map(|(g, alts)| {
+                let factors = g.alternatives.iter().map(|a| a.factor).chain(std::iter::repeat(1.0));
+                QueryConcept {
+                    weight: g.weight,
+                    alternatives: alts.iter().map(Vec::as_slice).zip(factors).collect(),
+                }
+            })
+            .collect();
+        self.examples.similar(&concepts, evidence)
     }
 
     /// Summary-section passages worth considering: the top article's when the question asks for a
@@ -265,7 +401,13 @@ impl Retriever {
         }
     }
 
-    fn build_answer(&self, question: &str, analysed: &Analysed, ranked: Vec<Ranked>) -> Answer {
+    fn build_answer(
+        &self,
+        question: &str,
+        analysed: &Analysed,
+        ranked: Vec<Ranked>,
+        not_covered: Option<Similar>,
+    ) -> Answer {
         let max = self.settings.max_excerpt_chars;
         let confidence = ranked.first().map(|r| r.coverage).unwrap_or(0.0) as f64;
         let matched: Vec<WordMatch> = analysed
@@ -293,9 +435,19 @@ impl Retriever {
             move |s: usize, e: usize| terms.contains(&analysis::term_of(&text[s..e].to_lowercase()))
         };
 
-        let answered = confidence >= self.settings.min_confidence && !ranked.is_empty();
+        // A question at least as close to one known not to be covered as to its best passage.
+        let like_uncovered = not_covered
+            .filter(|n| n.similarity as f64 >= confidence)
+            .and_then(|n| self.examples.get(n.example));
+        let answered =
+            confidence >= self.settings.min_confidence && !ranked.is_empty() && like_uncovered.is_none();
         let decline_reason = if answered {
             None
+        } else if let Some(known) = like_uncovered.filter(|_| confidence >= self.settings.min_confidence) {
+            Some(format!(
+                "It is like a question the articles are known not to answer: \u{201c}{}\u{201d}.",
+                known.question
+            ))
         } else if analysed.groups.is_empty() {
             Some("The question has no words to search for; ask about a topic in the articles.".to_string())
         } else if analysed.groups.iter().all(|g| !g.known) {
@@ -383,6 +535,12 @@ impl Retriever {
             truncated,
             decline_reason,
             matched,
+            like_question: ranked
+                .first()
+                .filter(|_| answered)
+                .and_then(|r| r.like)
+                .and_then(|i| self.examples.get(i))
+                .map(|e| e.question.clone()),
         }
     }
 
@@ -408,6 +566,15 @@ impl Retriever {
             let s = self.source_of(&p);
             (p, s)
         }))
+    }
+}
+
+/// The term sets that match a concept group (a summary request is matched by [`SUMMARY_TERM`]).
+fn alternative_terms(g: &question::Group) -> Vec<Vec<String>> {
+    if g.summary {
+        vec![vec![SUMMARY_TERM.to_string()]]
+    } else {
+        g.alternatives.iter().map(|a| a.terms.clone()).collect()
     }
 }
 

@@ -125,3 +125,15 @@ fn word_families_and_thesaurus_synonyms_find_the_articles_words() {
     let a = r.answer("how do i pick a tretinoin cleanser").unwrap();
     assert!(!a.answered, "{a:?}");
 }
+
+#[test]
+fn the_shipped_example_questions_load_cleanly() {
+    let ws = Workspace::shipped();
+    let (r, loaded) = ws.open();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert!(r.examples() > 500, "{}", r.examples());
+    // The built-in copy is the same file.
+    let lines = std::fs::read_to_string(crate::util::root().join("corpus/examples.jsonl")).unwrap();
+    let questions = lines.lines().filter(|l| l.starts_with('{')).count();
+    assert_eq!(citebot::app::embedded_examples().len(), questions);
+}

@@ -109,8 +109,82 @@ fn own_question_set_stays_above_its_floor() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let r = &v["report"];
-    // A regression floor below the measured figures, not a target.
-    assert!(r["accuracy"].as_f64().unwrap() >= 0.75, "{r}");
+    // A regression floor below the measured figures, not a target. The set's own questions are
+    // among the shipped examples: eval leaves them out, so this measures unseen wording.
+    assert!(r["examples_held_out"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["accuracy"].as_f64().unwrap() >= 0.85, "{r}");
     assert_eq!(r["far_declined"].as_f64().unwrap(), 1.0, "{r}");
     assert_eq!(r["non_verbatim"], 0, "{r}");
+}
+
+const EXAMPLES: &str =
+    "{\"q\": \"will it stop my face feeling tight in winter\", \"expect\": [\"suits dry skin\"]}\n";
+
+#[test]
+fn an_example_question_leads_to_its_passage_when_the_words_do_not() {
+    // Nothing in the article or the synonyms says "tight": only the example question does.
+    let q = "does it stop skin feeling tight";
+    let ws = workspace("");
+    let a = ws.open().0.answer(q).unwrap();
+    assert!(!a.answered, "without the example the article does not say so: {a:?}");
+
+    ws.write("corpus/examples.jsonl", EXAMPLES);
+    let a = ws.open().0.answer(q).unwrap();
+    assert!(a.answered, "{a:?}");
+    assert_eq!(a.excerpt.as_deref(), Some("A moisturiser with glycerin suits dry skin."));
+    assert_eq!(a.like_question.as_deref(), Some("will it stop my face feeling tight in winter"));
+
+    // A key word neither the article nor the example uses still declines.
+    let a = ws.open().0.answer("does it stop hair feeling tight").unwrap();
+    assert!(!a.answered, "{a:?}");
+}
+
+#[test]
+fn eval_leaves_out_the_examples_that_are_its_own_questions() {
+    let ws = workspace("");
+    ws.write("corpus/examples.jsonl", EXAMPLES);
+    ws.write(
+        "questions.jsonl",
+        "{\"q\": \"Will it stop my face feeling tight in winter?\", \"expect\": [\"suits dry skin\"]}\n",
+    );
+    let out = ws.citebot(&["eval", ws.path("questions.jsonl").to_str().unwrap(), "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["report"]["examples"], 0, "{v}");
+    assert_eq!(v["report"]["examples_held_out"], 1, "{v}");
+    assert_eq!(v["outcomes"][0]["answered"], false, "scored without its own example: {v}");
+}
+
+#[test]
+fn bad_example_lines_are_warnings_and_the_rest_still_count() {
+    let ws = workspace("");
+    ws.write(
+        "corpus/examples.jsonl",
+        &format!("not json\n{{\"q\": \"where is it\", \"expect\": [\"no such phrase\"]}}\n{EXAMPLES}"),
+    );
+    let (r, loaded) = ws.open();
+    assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+    assert!(loaded.warnings[0].contains("examples.jsonl:1"), "{:?}", loaded.warnings);
+    assert!(loaded.warnings[1].contains("no passage contains"), "{:?}", loaded.warnings);
+    assert_eq!(r.examples(), 1);
+}
+
+#[test]
+fn a_question_like_a_known_uncovered_one_is_declined() {
+    let q = "how much glycerin should a moisturiser have";
+    let ws = workspace("");
+    let a = ws.open().0.answer(q).unwrap();
+    assert!(a.answered, "its words all match the moisturiser passage: {a:?}");
+
+    ws.write(
+        "corpus/examples.jsonl",
+        "{\"q\": \"how much glycerin should my moisturiser contain\", \"ood\": \"near\"}\n",
+    );
+    let a = ws.open().0.answer(q).unwrap();
+    assert!(!a.answered, "{a:?}");
+    let reason = a.decline_reason.unwrap();
+    assert!(reason.contains("known not to answer") && reason.contains("my moisturiser contain"), "{reason}");
+    assert!(!a.alternatives.is_empty(), "the nearest sections are still offered");
+    // Other questions about the passage are still answered.
+    assert!(ws.open().0.answer("which moisturiser suits dry skin").unwrap().answered);
 }

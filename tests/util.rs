@@ -24,7 +24,7 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// A workspace whose corpus holds a copy of the shipped article and synonyms.
+    /// A workspace whose corpus holds a copy of the shipped article, synonyms and example questions.
     pub fn shipped() -> Workspace {
         let ws = Workspace::empty();
         ws.write(
@@ -34,6 +34,10 @@ impl Workspace {
         ws.write(
             "corpus/synonyms.txt",
             &std::fs::read_to_string(root().join("corpus/synonyms.txt")).unwrap(),
+        );
+        ws.write(
+            "corpus/examples.jsonl",
+            &std::fs::read_to_string(root().join("corpus/examples.jsonl")).unwrap(),
         );
         ws
     }
@@ -46,9 +50,10 @@ impl Workspace {
         ws.write(
             "config.toml",
             &format!(
-                "[corpus]\ndir = {:?}\nsynonyms = {:?}\n[index]\ndir = {:?}\n",
+                "[corpus]\ndir = {:?}\nsynonyms = {:?}\nexamples = {:?}\n[index]\ndir = {:?}\n",
                 ws.path("corpus"),
                 ws.path("corpus/synonyms.txt"),
+                ws.path("corpus/examples.jsonl"),
                 ws.path("index")
             ),
         );

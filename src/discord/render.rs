@@ -449,6 +449,7 @@ mod tests {
             truncated: false,
             decline_reason: None,
             matched: vec![],
+            like_question: None,
         }
     }
 

@@ -1,0 +1,305 @@
+//! Example questions: questions a corpus maintainer knows a passage answers, kept in the eval
+//! format (`{"q": …, "expect": [phrases]}`, see `corpus/examples.jsonl`), used as a second kind of
+//! evidence for that passage.
+//!
+//! A new question is compared with each example the way it is compared with a passage: the share
+//! of the question's weight whose words (or their spelling fixes, families and synonyms) the example
+//! also uses, damped by how much of the example's own weight the question leaves out. The passages
+//! an example points to (those containing one of its `expect` phrases) earn that similarity as a
+//! ranking bonus and as a second route to confidence. FAQ bots learn from "training phrases" the
+//! same way; here the reply is still the verbatim passage, never the example.
+//!
+//! Plain Rust: the caller analyses the questions.
+
+use std::collections::HashMap;
+
+/// One concept of an example question: its weight and the term sets that match it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Concept {
+    /// Importance, as in the question analysis.
+    pub weight: f32,
+    /// Each way to match it: terms that must all be present.
+    pub alternatives: Vec<Vec<String>>,
+}
+
+/// One example question, analysed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    /// The question as written.
+    pub question: String,
+    /// Every term of every alternative of every concept, sorted and unique.
+    pub terms: Vec<String>,
+    /// Its concepts.
+    pub concepts: Vec<Concept>,
+    /// Ids of the passages it points to; none for a question the corpus is known not to answer.
+    pub passages: Vec<String>,
+}
+
+/// The best example for a passage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Similar {
+    /// Similarity to the question, 0..1.
+    pub similarity: f32,
+    /// Index of the example.
+    pub example: usize,
+}
+
+/// The examples most similar to a question.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Similarities<'a> {
+    /// For each passage some example points to, its most similar example.
+    pub passages: HashMap<&'a str, Similar>,
+    /// The most similar question known not to be answered by the corpus.
+    pub not_covered: Option<Similar>,
+}
+
+/// How strongly leaving out an example's own concepts lowers its similarity: the share of the
+/// example's weight the question matches, raised to this power, multiplies the similarity.
+const PRECISION_POWER: f32 = 0.25;
+
+/// One concept of the question being answered: its weight and its ways to match, each with the
+/// credit (0..1) it earns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryConcept<'a> {
+    /// Importance.
+    pub weight: f32,
+    /// Term sets (all must be present) and their credit.
+    pub alternatives: Vec<(&'a [String], f32)>,
+}
+
+/// A set of analysed example questions, with their terms numbered and indexed for speed.
+#[derive(Debug, Clone, Default)]
+pub struct Examples {
+    items: Vec<Example>,
+    /// Term → number.
+    ids: HashMap<String, u32>,
+    /// Per example: its term numbers, sorted.
+    terms: Vec<Vec<u32>>,
+    /// Per example: per concept: per alternative: term numbers.
+    concepts: Vec<Vec<(f32, Vec<Vec<u32>>)>>,
+    /// Term number → the examples using it, ascending.
+    postings: Vec<Vec<u32>>,
+}
+
+impl Examples {
+    /// Wraps analysed examples.
+    pub fn new(items: Vec<Example>) -> Examples {
+        let mut examples = Examples { items, ..Examples::default() };
+        examples.reindex();
+        examples
+    }
+
+    fn reindex(&mut self) {
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut id_of = |t: &String| -> u32 {
+            let next = ids.len() as u32;
+            *ids.entry(t.clone()).or_insert(next)
+        };
+        let mut terms = Vec::with_capacity(self.items.len());
+        let mut concepts = Vec::with_capacity(self.items.len());
+        for ex in &self.items {
+            let mut own: Vec<u32> = ex.terms.iter().map(&mut id_of).collect();
+            own.sort_unstable();
+            own.dedup();
+            terms.push(own);
+            concepts.push(
+                ex.concepts
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.weight,
+                            c.alternatives.iter().map(|a| a.iter().map(&mut id_of).collect()).collect(),
+                        )
+                    })
+                    .collect(),
+            );
+        }
+        let mut postings: Vec<Vec<u32>> = vec![Vec::new(); ids.len()];
+        for (i, own) in terms.iter().enumerate() {
+            for &t in own {
+                postings[t as usize].push(i as u32);
+            }
+        }
+        self.ids = ids;
+        self.terms = terms;
+        self.concepts = concepts;
+        self.postings = postings;
+    }
+
+    /// How many examples there are.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// One example.
+    pub fn get(&self, i: usize) -> Option<&Example> {
+        self.items.get(i)
+    }
+
+    /// Leaves out the examples whose question is one of `questions` (compared with `same`), so that
+    /// scoring a question file measures questions the examples do not contain. Returns how many.
+    pub fn hold_out(&mut self, questions: &[String], same: impl Fn(&str, &str) -> bool) -> usize {
+        let before = self.items.len();
+        self.items.retain(|e| !questions.iter().any(|q| same(q, &e.question)));
+        self.reindex();
+        before - self.items.len()
+    }
+
+    /// For each passage some example points to, its most similar example to a question; and the
+    /// most similar of the questions known not to be covered.
+    ///
+    /// The similarity is the share of the question's weight the example matches, times
+    /// `evidence(matched weight)` (a factor 0..1 for how much was matched at all, the same one that
+    /// caps a passage's confidence when only common words match), times the share of the example's
+    /// own weight the question matches raised to [`PRECISION_POWER`].
+    pub fn similar(&self, question: &[QueryConcept], evidence: impl Fn(f32) -> f32) -> Similarities<'_> {
+        let mut best = Similarities::default();
+        let total: f32 = question.iter().map(|c| c.weight).sum();
+        if total <= 0.0 || self.items.is_empty() {
+            return best;
+        }
+        let n = self.items.len();
+        let mut covered = vec![0.0f32; n];
+        let mut credit = vec![0.0f32; n];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut question_ids: Vec<u32> = Vec::new();
+        for concept in question {
+            for (terms, factor) in &concept.alternatives {
+                let Some(ids) = terms.iter().map(|t| self.ids.get(t).copied()).collect::<Option<Vec<u32>>>()
+                else {
+                    continue; // some term no example uses
+                };
+                let Some((&first, rest)) = ids.split_first() else { continue };
+                question_ids.extend(&ids);
+                for &e in &self.postings[first as usize] {
+                    let has = &self.terms[e as usize];
+                    if rest.iter().all(|t| has.binary_search(t).is_ok()) {
+                        let c = &mut credit[e as usize];
+                        if *c == 0.0 {
+                            touched.push(e);
+                        }
+                        *c = c.max(*factor);
+                    }
+                }
+            }
+            for &e in &touched {
+                covered[e as usize] += concept.weight * credit[e as usize];
+                credit[e as usize] = 0.0;
+            }
+            touched.clear();
+        }
+        question_ids.sort_unstable();
+        question_ids.dedup();
+        let in_question =
+            |alt: &Vec<u32>| !alt.is_empty() && alt.iter().all(|t| question_ids.binary_search(t).is_ok());
+        for (i, ex) in self.items.iter().enumerate() {
+            let matched_weight = covered[i];
+            if matched_weight <= 0.0 {
+                continue;
+            }
+            let own: f32 = self.concepts[i].iter().map(|c| c.0).sum();
+            let matched: f32 =
+                self.concepts[i].iter().filter(|c| c.1.iter().any(in_question)).map(|c| c.0).sum();
+            let precision = if own > 0.0 { (matched / own).powf(PRECISION_POWER) } else { 0.0 };
+            let similarity = matched_weight / total * evidence(matched_weight) * precision;
+            let this = Similar { similarity, example: i };
+            if ex.passages.is_empty() && best.not_covered.is_none_or(|b| similarity > b.similarity) {
+                best.not_covered = Some(this);
+            }
+            for p in &ex.passages {
+                let e = best.passages.entry(p.as_str()).or_insert(this);
+                if similarity > e.similarity {
+                    *e = this;
+                }
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(question: &str, concepts: &[(&str, f32)], passages: &[&str]) -> Example {
+        let mut terms: Vec<String> = concepts.iter().map(|(t, _)| t.to_string()).collect();
+        terms.sort();
+        Example {
+            question: question.into(),
+            terms,
+            concepts: concepts
+                .iter()
+                .map(|(t, w)| Concept { weight: *w, alternatives: vec![vec![t.to_string()]] })
+                .collect(),
+            passages: passages.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    fn similar<'a>(examples: &'a Examples, question: &[(&str, f32)]) -> Similarities<'a> {
+        let terms: Vec<Vec<String>> = question.iter().map(|(t, _)| vec![t.to_string()]).collect();
+        let concepts: Vec<QueryConcept> = question
+            .iter()
+            .zip(&terms)
+            .map(|((_, w), t)| QueryConcept { weight: *w, alternatives: vec![(t.as_slice(), 1.0)] })
+            .collect();
+        examples.similar(&concepts, |_| 1.0)
+    }
+
+    #[test]
+    fn the_passage_gets_its_most_similar_examples_similarity() {
+        let examples = Examples::new(vec![
+            example("does it sting", &[("sting", 3.0)], &["p1"]),
+            example("does it sting or burn", &[("sting", 3.0), ("burn", 3.0)], &["p1"]),
+            example("is it sticky", &[("sticky", 3.0)], &["p2"]),
+        ]);
+        let s = similar(&examples, &[("sting", 3.0)]);
+        assert_eq!(s.passages["p1"].example, 0);
+        assert!((s.passages["p1"].similarity - 1.0).abs() < 1e-6);
+        assert!(!s.passages.contains_key("p2"), "an example sharing no concept gives nothing");
+    }
+
+    #[test]
+    fn concepts_the_question_leaves_out_lower_the_similarity() {
+        let examples =
+            Examples::new(vec![example("does it sting or burn", &[("sting", 3.0), ("burn", 3.0)], &["p1"])]);
+        let s = similar(&examples, &[("sting", 3.0)]);
+        let expected = 0.5f32.powf(PRECISION_POWER);
+        assert!((s.passages["p1"].similarity - expected).abs() < 1e-6, "{:?}", s.passages["p1"]);
+    }
+
+    #[test]
+    fn a_question_word_no_example_has_lowers_the_similarity() {
+        let examples = Examples::new(vec![example("does it sting", &[("sting", 3.0)], &["p1"])]);
+        let s = similar(&examples, &[("sting", 3.0), ("marine", 6.0)]);
+        assert!((s.passages["p1"].similarity - 1.0 / 3.0).abs() < 1e-6, "{:?}", s.passages["p1"]);
+    }
+
+    #[test]
+    fn an_example_without_passages_is_a_known_uncovered_question() {
+        let examples = Examples::new(vec![
+            example("does it sting", &[("sting", 3.0)], &["p1"]),
+            example("is it safe when pregnant", &[("safe", 2.0), ("pregnant", 4.0)], &[]),
+        ]);
+        let s = similar(&examples, &[("safe", 2.0), ("pregnant", 4.0)]);
+        assert_eq!(s.not_covered.map(|n| n.example), Some(1));
+        assert!(s.passages.is_empty());
+        let s = similar(&examples, &[("sting", 3.0)]);
+        assert_eq!(s.not_covered, None);
+    }
+
+    #[test]
+    fn held_out_questions_are_left_out() {
+        let mut examples = Examples::new(vec![
+            example("Does it sting?", &[("sting", 3.0)], &["p1"]),
+            example("is it sticky", &[("sticky", 3.0)], &["p2"]),
+        ]);
+        let n = examples.hold_out(&["does it sting?".to_string()], |a, b| a.eq_ignore_ascii_case(b));
+        assert_eq!((n, examples.len()), (1, 1));
+        assert_eq!(examples.get(0).map(|e| e.question.as_str()), Some("is it sticky"));
+    }
+}

@@ -177,7 +177,13 @@ impl Lexicon {
             firsts.push(chars[1]);
         }
         for first in firsts {
-            for (surface, term) in self.by_first.get(&first).into_iter().flatten() {
+            for (surface, candidate) in self.by_first.get(&first).into_iter().flatten() {
+                // A word is not its own correction (a synonym rule's trigger word may be the word
+                // itself, as "always" in "always red").
+                if candidate == term {
+                    continue;
+                }
+                let term = candidate;
                 let Some(d) = bounded_distance(&chars, surface, max) else { continue };
                 let df = stats.doc_freq(term);
                 let better = match best {
@@ -194,7 +200,9 @@ impl Lexicon {
         if let Some((_, _, t)) = best {
             return Some(t.to_string());
         }
-        self.sounds_like(word, &chars, stats).or_else(|| self.same_stem_family(term, stats))
+        self.sounds_like(word, &chars, stats)
+            .or_else(|| self.same_stem_family(term, stats))
+            .filter(|fixed| fixed != term)
     }
 
     /// The corpus word that sounds like `word` (the same Double Metaphone code, at least three
@@ -992,6 +1000,18 @@ mod tests {
         assert_eq!(words, [("colagen", true), ("serun", true), ("humectant", true)]);
         assert_eq!(a.groups[0].alternatives[1].origin, Origin::Spelling);
         assert_eq!(a.groups[0].alternatives[1].terms, ["collagen"]);
+    }
+
+    #[test]
+    fn a_word_is_not_its_own_correction() {
+        // "always" is a synonym rule's trigger word ("always red"), not a corpus word.
+        let s = stats(&[("redness", 3), ("away", 2)]);
+        let lex = Lexicon::new([("always", "alway"), ("redness", "red")]);
+        let a =
+            analyse("is it always like that", &Synonyms::default(), &lex, &s, &AnalysisSettings::default());
+        let g = a.groups.iter().find(|g| g.words == "always").unwrap();
+        assert_eq!(g.alternatives.len(), 1, "{g:?}");
+        assert!(g.weight < idf(100, 0), "a common adverb the corpus lacks weighs little: {g:?}");
     }
 
     #[test]

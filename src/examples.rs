@@ -29,6 +29,9 @@ pub struct Example {
     pub question: String,
     /// Every term of every alternative of every concept, sorted and unique.
     pub terms: Vec<String>,
+    /// The terms of its words as written, their synonym rules and word families: `terms` less
+    /// spelling corrections and WordNet synonyms. Sorted and unique.
+    pub exact_terms: Vec<String>,
     /// Its concepts.
     pub concepts: Vec<Concept>,
     /// Ids of the passages it points to; none for a question the corpus is known not to answer.
@@ -57,14 +60,25 @@ pub struct Similarities<'a> {
 /// example's weight the question matches, raised to this power, multiplies the similarity.
 const PRECISION_POWER: f32 = 0.25;
 
-/// One concept of the question being answered: its weight and its ways to match, each with the
-/// credit (0..1) it earns.
+/// One concept of the question being answered: its weight and its ways to match.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryConcept<'a> {
     /// Importance.
     pub weight: f32,
-    /// Term sets (all must be present) and their credit.
-    pub alternatives: Vec<(&'a [String], f32)>,
+    /// Ways to match it.
+    pub alternatives: Vec<QueryAlternative<'a>>,
+}
+
+/// One way to match a concept of the question.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueryAlternative<'a> {
+    /// Terms that must all be present.
+    pub terms: &'a [String],
+    /// The credit (0..1) it earns.
+    pub credit: f32,
+    /// True for a guess (a spelling correction, a WordNet synonym): it matches only an example's
+    /// exact terms, so that two guesses ("phone" → "prone" ← "prove") never meet.
+    pub guess: bool,
 }
 
 /// A set of analysed example questions, with their terms numbered and indexed for speed.
@@ -75,6 +89,8 @@ pub struct Examples {
     ids: HashMap<String, u32>,
     /// Per example: its term numbers, sorted.
     terms: Vec<Vec<u32>>,
+    /// Per example: the numbers of its exact terms, sorted.
+    exact: Vec<Vec<u32>>,
     /// Per example: per concept: per alternative: term numbers.
     concepts: Vec<Vec<(f32, Vec<Vec<u32>>)>>,
     /// Term number → the examples using it, ascending.
@@ -96,12 +112,17 @@ impl Examples {
             *ids.entry(t.clone()).or_insert(next)
         };
         let mut terms = Vec::with_capacity(self.items.len());
+        let mut exact = Vec::with_capacity(self.items.len());
         let mut concepts = Vec::with_capacity(self.items.len());
         for ex in &self.items {
             let mut own: Vec<u32> = ex.terms.iter().map(&mut id_of).collect();
             own.sort_unstable();
             own.dedup();
             terms.push(own);
+            let mut own: Vec<u32> = ex.exact_terms.iter().map(&mut id_of).collect();
+            own.sort_unstable();
+            own.dedup();
+            exact.push(own);
             concepts.push(
                 ex.concepts
                     .iter()
@@ -122,6 +143,7 @@ impl Examples {
         }
         self.ids = ids;
         self.terms = terms;
+        self.exact = exact;
         self.concepts = concepts;
         self.postings = postings;
     }
@@ -169,21 +191,19 @@ impl Examples {
         let mut touched: Vec<u32> = Vec::new();
         let mut question_ids: Vec<u32> = Vec::new();
         for concept in question {
-            for (terms, factor) in &concept.alternatives {
-                let Some(ids) = terms.iter().map(|t| self.ids.get(t).copied()).collect::<Option<Vec<u32>>>()
-                else {
-                    continue; // some term no example uses
-                };
-                let Some((&first, rest)) = ids.split_first() else { continue };
+            for alt in &concept.alternatives {
+                let ids = alt.terms.iter().map(|t| self.ids.get(t).copied()).collect::<Option<Vec<u32>>>();
+                let Some(ids) = ids else { continue }; // some term no example uses
+                let Some(&first) = ids.first() else { continue };
                 question_ids.extend(&ids);
                 for &e in &self.postings[first as usize] {
-                    let has = &self.terms[e as usize];
-                    if rest.iter().all(|t| has.binary_search(t).is_ok()) {
+                    let has = if alt.guess { &self.exact[e as usize] } else { &self.terms[e as usize] };
+                    if ids.iter().all(|t| has.binary_search(t).is_ok()) {
                         let c = &mut credit[e as usize];
                         if *c == 0.0 {
                             touched.push(e);
                         }
-                        *c = c.max(*factor);
+                        *c = c.max(alt.credit);
                     }
                 }
             }
@@ -231,6 +251,7 @@ mod tests {
         terms.sort();
         Example {
             question: question.into(),
+            exact_terms: terms.clone(),
             terms,
             concepts: concepts
                 .iter()
@@ -245,7 +266,10 @@ mod tests {
         let concepts: Vec<QueryConcept> = question
             .iter()
             .zip(&terms)
-            .map(|((_, w), t)| QueryConcept { weight: *w, alternatives: vec![(t.as_slice(), 1.0)] })
+            .map(|((_, w), t)| QueryConcept {
+                weight: *w,
+                alternatives: vec![QueryAlternative { terms: t.as_slice(), credit: 1.0, guess: false }],
+            })
             .collect();
         examples.similar(&concepts, |_| 1.0)
     }
@@ -290,6 +314,23 @@ mod tests {
         assert!(s.passages.is_empty());
         let s = similar(&examples, &[("sting", 3.0)]);
         assert_eq!(s.not_covered, None);
+    }
+
+    #[test]
+    fn two_guesses_never_meet() {
+        // The example wrote "prove", corrected to "prone"; the question's "phone" is corrected to
+        // "prone" too. That is no evidence.
+        let mut ex = example("prove it", &[("prove", 3.0), ("prone", 3.0)], &["p1"]);
+        ex.exact_terms = vec!["prove".into()];
+        let examples = Examples::new(vec![ex]);
+        let terms = [vec!["phone".to_string()], vec!["prone".to_string()]];
+        let concept = |alternatives| vec![QueryConcept { weight: 3.0, alternatives }];
+        let word = QueryAlternative { terms: &terms[0], credit: 1.0, guess: false };
+        let guess = QueryAlternative { terms: &terms[1], credit: 0.9, guess: true };
+        assert!(examples.similar(&concept(vec![word, guess]), |_| 1.0).passages.is_empty());
+        // The same term as an exact word of the question does meet the example's guess.
+        let exact = QueryAlternative { terms: &terms[1], credit: 1.0, guess: false };
+        assert!(examples.similar(&concept(vec![exact]), |_| 1.0).passages.contains_key("p1"));
     }
 
     #[test]

@@ -19,7 +19,7 @@
 use crate::analysis;
 use crate::answer::{self, Alternative as AltAnswer, Answer, Source, WordMatch};
 use crate::eval::{self, Case};
-use crate::examples::{Concept, Example, Examples, QueryConcept, Similar, Similarities};
+use crate::examples::{Concept, Example, Examples, QueryAlternative, QueryConcept, Similar, Similarities};
 use crate::index::{Hit, IndexError, SearchField, SearchIndex, StoredPassage, WeightedTerm};
 use crate::question::{self, Analysed, AnalysisSettings, Lexicon, TermStats};
 use crate::synonyms::Synonyms;
@@ -179,7 +179,19 @@ impl Retriever {
             let mut terms: Vec<String> = concepts.iter().flat_map(|c| c.alternatives.concat()).collect();
             terms.sort();
             terms.dedup();
-            items.push(Example { question: case.q.clone(), terms, concepts, passages: ids });
+            let mut exact_terms: Vec<String> = analysed
+                .groups
+                .iter()
+                .flat_map(|g| {
+                    let exact = g.alternatives.iter().filter(|a| !is_guess(a.origin));
+                    exact
+                        .flat_map(|a| a.terms.iter().cloned())
+                        .chain(g.summary.then(|| SUMMARY_TERM.to_string()))
+                })
+                .collect();
+            exact_terms.sort();
+            exact_terms.dedup();
+            items.push(Example { question: case.q.clone(), terms, exact_terms, concepts, passages: ids });
         }
         self.examples = Examples::new(items);
         Ok((self, problems))
@@ -344,11 +356,18 @@ impl Retriever {
             .iter()
             .zip(&terms)
             .map(|(g, alts)| {
-                let factors = g.alternatives.iter().map(|a| a.factor).chain(std::iter::repeat(1.0));
-                QueryConcept {
-                    weight: g.weight,
-                    alternatives: alts.iter().map(Vec::as_slice).zip(factors).collect(),
-                }
+                // A summary request has one alternative of its own (SUMMARY_TERM), exact.
+                let kinds = g
+                    .alternatives
+                    .iter()
+                    .map(|a| (a.factor, is_guess(a.origin)))
+                    .chain(std::iter::repeat((1.0, false)));
+                let alternatives = alts
+                    .iter()
+                    .zip(kinds)
+                    .map(|(terms, (credit, guess))| QueryAlternative { terms, credit, guess })
+                    .collect();
+                QueryConcept { weight: g.weight, alternatives }
             })
             .collect();
         self.examples.similar(&concepts, evidence)
@@ -567,6 +586,12 @@ impl Retriever {
             (p, s)
         }))
     }
+}
+
+/// True for alternatives that are guesses at what a word meant (a spelling correction, a WordNet
+/// synonym), as opposed to the word, its synonym rules and its family.
+fn is_guess(origin: question::Origin) -> bool {
+    matches!(origin, question::Origin::Spelling | question::Origin::Thesaurus)
 }
 
 /// The term sets that match a concept group (a summary request is matched by [`SUMMARY_TERM`]).

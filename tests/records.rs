@@ -311,6 +311,7 @@ Records in DIR/citebot.db, all retained days
 4 answered, 7 declined, 2 👍, 4 👎
 
 Top unanswered questions
+  (answered by the articles after all? add it to the example questions with a phrase of the passage; README: Example questions)
      5×  what is retinol  (last 2024-03-03, 3 people)
          also: \u{201c}retinol is what?\u{201d}
      1×  Does retinol help acne  (last 2024-03-03, 1 person)

@@ -435,6 +435,11 @@ impl fmt::Display for RecordsReport {
         writeln!(f, "\nTop unanswered questions")?;
         if self.unanswered.is_empty() {
             writeln!(f, "  (none)")?;
+        } else {
+            writeln!(
+                f,
+                "  (answered by the articles after all? add it to the example questions with a phrase of the passage; README: Example questions)"
+            )?;
         }
         for g in &self.unanswered {
             let people = match g.askers {

@@ -82,6 +82,9 @@ pub struct Analysed {
     pub groups: Vec<Group>,
     /// For "what is X?" questions: the terms of X.
     pub definition_of: Option<Vec<String>>,
+    /// True when a clause of the question asks for an amount or a time ("how long…", "how many…",
+    /// "what percentage…"): only a passage that states one answers it.
+    pub asks_quantity: bool,
 }
 
 /// Tunable parts of question analysis.
@@ -319,6 +322,8 @@ pub fn analyse(
     let n = stats.passages().max(1);
     let unseen_weight = idf(n, 0) * settings.unknown_word_factor;
 
+    // The word asking for an amount ("long" in "how long") is the question's kind, not its topic.
+    let quantity_word = quantity_word(&text, &tokens);
     let mut groups: Vec<Group> = Vec::new();
     let mut i = 0;
     let mut exp = expansions.iter().peekable();
@@ -351,6 +356,9 @@ pub fn analyse(
         }
         let t = &tokens[i];
         i += 1;
+        if quantity_word == Some(i - 1) {
+            continue;
+        }
         // A lone letter the corpus lacks is chat shorthand ("w" for with, "n" for and), not a topic.
         let shorthand = t.surface.chars().count() == 1 && !stats.known(&t.term);
         if t.stop || shorthand || is_filler(&t.surface) {
@@ -407,7 +415,123 @@ pub fn analyse(
         groups.push(group(t.surface.clone(), alternatives, generic, stats, n, unseen_weight, settings));
     }
     let definition_of = definition_subject(&tokens);
-    Analysed { text, groups, definition_of }
+    Analysed { text, groups, definition_of, asks_quantity: quantity_word.is_some() }
+}
+
+/// The index of the word that asks for an amount or a time ("long" in "how long"), when a clause
+/// opens with "how long / many / much / often / soon / quickly / frequently" or "what percentage /
+/// percent / concentration / dose / dosage / amount". A clause opens at the start of the question
+/// or after punctuation, once chat openers ("so", "ok", "and"…) are skipped: "does how much water
+/// is in skin matter" asks no amount.
+fn quantity_word(text: &str, tokens: &[Token]) -> Option<usize> {
+    let mut clause_start = true;
+    let mut prev_end = 0;
+    for (i, t) in tokens.iter().enumerate() {
+        if text[prev_end..t.start]
+            .chars()
+            .any(|c| matches!(c, ',' | '.' | '?' | '!' | ';' | ':' | '(' | '\n'))
+        {
+            clause_start = true;
+        }
+        prev_end = t.end;
+        if !clause_start {
+            continue;
+        }
+        if matches!(
+            t.surface.as_str(),
+            "so" | "ok"
+                | "okay"
+                | "and"
+                | "but"
+                | "also"
+                | "like"
+                | "hey"
+                | "hi"
+                | "um"
+                | "uh"
+                | "wait"
+                | "then"
+                | "btw"
+                | "q"
+        ) {
+            continue;
+        }
+        let next = tokens.get(i + 1).map(|n| n.surface.as_str());
+        let asks = matches!(
+            (t.surface.as_str(), next),
+            ("how", Some("long" | "many" | "much" | "often" | "soon" | "quickly" | "frequently"))
+                | (
+                    "what" | "whats",
+                    Some("percentage" | "percent" | "concentration" | "dose" | "dosage" | "amount")
+                )
+        );
+        if asks {
+            return Some(i + 1);
+        }
+        clause_start = false;
+    }
+    None
+}
+
+/// Number and time-unit words, sorted.
+const QUANTITY_WORDS: &[&str] = &[
+    "annually",
+    "daily",
+    "day",
+    "days",
+    "dozen",
+    "eight",
+    "eighteen",
+    "eleven",
+    "fifteen",
+    "fifty",
+    "five",
+    "fortnight",
+    "forty",
+    "four",
+    "fourteen",
+    "half",
+    "hour",
+    "hourly",
+    "hours",
+    "hundred",
+    "minute",
+    "minutes",
+    "month",
+    "monthly",
+    "months",
+    "nine",
+    "once",
+    "one",
+    "percent",
+    "quarter",
+    "second",
+    "seconds",
+    "seven",
+    "six",
+    "sixty",
+    "ten",
+    "third",
+    "thirty",
+    "thousand",
+    "three",
+    "thrice",
+    "twelve",
+    "twenty",
+    "twice",
+    "two",
+    "week",
+    "weekly",
+    "weeks",
+    "year",
+    "yearly",
+    "years",
+];
+
+/// True when `text` states an amount or a time: a digit, or a number or time-unit word.
+pub fn states_quantity(text: &str) -> bool {
+    text.chars().any(|c| c.is_ascii_digit() || c == '%')
+        || analysis::tokenize(text).iter().any(|t| QUANTITY_WORDS.binary_search(&t.surface.as_str()).is_ok())
 }
 
 /// Adds each of `terms` that the corpus uses, and that is not an alternative yet, as a one-word
@@ -1000,6 +1124,35 @@ mod tests {
         assert_eq!(words, [("colagen", true), ("serun", true), ("humectant", true)]);
         assert_eq!(a.groups[0].alternatives[1].origin, Origin::Spelling);
         assert_eq!(a.groups[0].alternatives[1].terms, ["collagen"]);
+    }
+
+    #[test]
+    fn questions_asking_for_an_amount_or_a_time_are_told_apart() {
+        let s = stats(&[("collagen", 10)]);
+        for q in [
+            "how long until i see results",
+            "so how many drops should i use",
+            "ok i got botox yesterday, how soon can i use it?",
+            "what percentage of collagen should it have",
+        ] {
+            assert!(plain(q, &s).asks_quantity, "{q}");
+        }
+        for q in [
+            "does how much water is in ur skin matter",
+            "how does it work",
+            "is it long lasting",
+            "what is collagen",
+        ] {
+            assert!(!plain(q, &s).asks_quantity, "{q}");
+        }
+        assert!(states_quantity("Apply twice daily for 4 weeks."));
+        assert!(states_quantity("Results appear within weeks."));
+        assert!(!states_quantity("Collagen serums support hydration and barrier function."));
+    }
+
+    #[test]
+    fn quantity_words_are_sorted() {
+        assert!(QUANTITY_WORDS.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

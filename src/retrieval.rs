@@ -10,6 +10,8 @@
 //! 4. Example questions ([`crate::examples`]) add their similarity to the passages they point to:
 //!    as a ranking bonus, and as a second route to confidence (a passage's confidence is the larger
 //!    of its coverage and its example similarity, times `example_factor`).
+//!    A question asking for an amount or a time ("how long…") keeps 0.3 of the confidence of a
+//!    passage that states none.
 //! 5. The best passage's confidence decides. Below the configured threshold the question is
 //!    declined, with the nearest sections; so is a question at least as similar to an example
 //!    known not to be covered (an `ood` example) as that confidence.
@@ -79,6 +81,9 @@ const EXAMPLE_BONUS: f32 = 0.2;
 /// similar first), and the least similarity that earns it.
 const EXAMPLE_CANDIDATES: usize = 5;
 const EXAMPLE_CANDIDATE_FLOOR: f32 = 0.1;
+/// Multiplies the confidence of a passage that states no amount or time, for a question asking
+/// for one.
+const QUANTITY_FACTOR: f32 = 0.3;
 /// Stands for a request for a summary among an example's terms.
 const SUMMARY_TERM: &str = "\u{0}summary";
 
@@ -323,6 +328,12 @@ impl Retriever {
                     .map(|s| (s.similarity * self.settings.example_factor, s.example))
                     .filter(|(s, _)| *s > coverage);
                 let confidence = lifted.map_or(coverage, |(s, _)| s);
+                // A question asking for an amount or a time, and a passage that states none.
+                let confidence = if analysed.asks_quantity && !question::states_quantity(&hit.passage.text) {
+                    confidence * QUANTITY_FACTOR
+                } else {
+                    confidence
+                };
                 let restated = restatement(&question_terms, &hit.passage);
                 let defining = analysed
                     .definition_of
@@ -474,7 +485,12 @@ impl Retriever {
         } else {
             let missing: Vec<&str> =
                 analysed.groups.iter().filter(|g| !g.known).map(|g| g.words.as_str()).collect();
-            Some(if missing.is_empty() {
+            let unstated = analysed.asks_quantity
+                && ranked.first().is_some_and(|r| !question::states_quantity(&r.hit.passage.text));
+            Some(if missing.is_empty() && unstated {
+                "The question asks for an amount or a time, and the passages it matches state none."
+                    .to_string()
+            } else if missing.is_empty() {
                 "No passage matches enough of the question.".to_string()
             } else {
                 format!("The articles never mention {}.", quote_list(&missing))

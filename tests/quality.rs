@@ -171,20 +171,47 @@ fn bad_example_lines_are_warnings_and_the_rest_still_count() {
 
 #[test]
 fn a_question_like_a_known_uncovered_one_is_declined() {
-    let q = "how much glycerin should a moisturiser have";
+    let q = "does glycerin make a moisturiser suit dry skin better than water";
     let ws = workspace("");
     let a = ws.open().0.answer(q).unwrap();
     assert!(a.answered, "its words all match the moisturiser passage: {a:?}");
 
     ws.write(
         "corpus/examples.jsonl",
-        "{\"q\": \"how much glycerin should my moisturiser contain\", \"ood\": \"near\"}\n",
+        "{\"q\": \"is glycerin better than water in a moisturiser for dry skin\", \"ood\": \"near\"}\n",
     );
     let a = ws.open().0.answer(q).unwrap();
     assert!(!a.answered, "{a:?}");
     let reason = a.decline_reason.unwrap();
-    assert!(reason.contains("known not to answer") && reason.contains("my moisturiser contain"), "{reason}");
+    assert!(
+        reason.contains("known not to answer") && reason.contains("better than water in a moisturiser"),
+        "{reason}"
+    );
     assert!(!a.alternatives.is_empty(), "the nearest sections are still offered");
     // Other questions about the passage are still answered.
     assert!(ws.open().0.answer("which moisturiser suits dry skin").unwrap().answered);
+}
+
+#[test]
+fn a_question_asking_how_long_or_how_many_needs_a_passage_that_says() {
+    let ws = Workspace::empty();
+    ws.write(
+        "corpus/care.md",
+        "# Care\n\n## Moisturiser\n\nA moisturiser with glycerin suits dry skin.\n\n\
+         ## Sunscreen\n\nReapply sunscreen every two hours outdoors.\n",
+    );
+    let (r, _) = ws.open();
+    // The sunscreen passage states a time: it answers.
+    let a = r.answer("how often should i reapply sunscreen").unwrap();
+    assert!(a.answered, "{a:?}");
+    assert!(a.excerpt.unwrap().contains("every two hours"));
+    // The moisturiser passage matches every word but states no amount: not covered.
+    let q = "how much glycerin should a moisturiser for dry skin have";
+    let a = r.answer(q).unwrap();
+    assert!(!a.answered, "{a:?}");
+    assert!(a.decline_reason.as_deref().unwrap().contains("amount or a time"), "{:?}", a.decline_reason);
+    assert!(
+        r.answer("which moisturiser suits dry skin").unwrap().answered,
+        "the same words, no amount asked"
+    );
 }

@@ -164,9 +164,10 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             bar.finish();
             let meta = retriever.index().meta();
             println!(
-                "indexed {} article(s), {} passages, {} warning(s) in {} ms into {}",
+                "indexed {} article(s), {} passages, {} example questions, {} warning(s) in {} ms into {}",
                 meta.articles.len(),
                 meta.passages,
+                retriever.examples(),
                 loaded.warnings.len(),
                 started.elapsed().as_millis(),
                 if loaded.embedded {

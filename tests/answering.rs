@@ -136,4 +136,8 @@ fn the_shipped_example_questions_load_cleanly() {
     let lines = std::fs::read_to_string(crate::util::root().join("corpus/examples.jsonl")).unwrap();
     let questions = lines.lines().filter(|l| l.starts_with('{')).count();
     assert_eq!(citebot::app::embedded_examples().len(), questions);
+    // `citebot index` reports them.
+    let out = ws.citebot(&["index"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("{} example questions, 0 warning(s)", r.examples())), "{text}");
 }

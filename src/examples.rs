@@ -45,6 +45,8 @@ pub struct Similar {
     pub similarity: f32,
     /// Index of the example.
     pub example: usize,
+    /// The second-best similarity among the passage's examples.
+    pub runner_up: f32,
 }
 
 /// The examples most similar to a question.
@@ -227,14 +229,23 @@ impl Examples {
                 self.concepts[i].iter().filter(|c| c.1.iter().any(in_question)).map(|c| c.0).sum();
             let precision = if own > 0.0 { (matched / own).powf(PRECISION_POWER) } else { 0.0 };
             let similarity = matched_weight / total * evidence(matched_weight) * precision;
-            let this = Similar { similarity, example: i };
+            let this = Similar { similarity, example: i, runner_up: 0.0 };
             if ex.passages.is_empty() && best.not_covered.is_none_or(|b| similarity > b.similarity) {
                 best.not_covered = Some(this);
             }
             for p in &ex.passages {
-                let e = best.passages.entry(p.as_str()).or_insert(this);
-                if similarity > e.similarity {
-                    *e = this;
+                match best.passages.entry(p.as_str()) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(this);
+                    }
+                    std::collections::hash_map::Entry::Occupied(mut o) => {
+                        let e = o.get_mut();
+                        if similarity > e.similarity {
+                            *e = Similar { runner_up: e.similarity, ..this };
+                        } else if similarity > e.runner_up {
+                            e.runner_up = similarity;
+                        }
+                    }
                 }
             }
         }
@@ -285,6 +296,20 @@ mod tests {
         assert_eq!(s.passages["p1"].example, 0);
         assert!((s.passages["p1"].similarity - 1.0).abs() < 1e-6);
         assert!(!s.passages.contains_key("p2"), "an example sharing no concept gives nothing");
+    }
+
+    #[test]
+    fn a_second_example_agreeing_on_a_passage_is_kept_as_runner_up() {
+        let examples = Examples::new(vec![
+            example("does it sting", &[("sting", 3.0)], &["p1"]),
+            example("does it sting or burn", &[("sting", 3.0), ("burn", 3.0)], &["p1"]),
+            example("sting", &[("sting", 3.0)], &["p2"]),
+        ]);
+        let s = similar(&examples, &[("sting", 3.0)]);
+        let p1 = s.passages["p1"];
+        assert_eq!(p1.example, 0);
+        assert!((p1.runner_up - 0.5f32.powf(PRECISION_POWER)).abs() < 1e-6, "{p1:?}");
+        assert_eq!(s.passages["p2"].runner_up, 0.0, "one example only");
     }
 
     #[test]

@@ -75,8 +75,10 @@ const BM25_WEIGHT: f32 = 0.15;
 const EVIDENCE_FLOOR: f32 = 0.4;
 /// Ranking bonus for passages of a section whose heading the question restates.
 const RESTATEMENT_BONUS: f32 = 0.3;
-/// Ranking bonus per unit of example-question similarity.
+/// Ranking bonus per unit of example-question similarity: of the passage's most similar example,
+/// and of a second example that agrees on the passage.
 const EXAMPLE_BONUS: f32 = 0.2;
+const AGREEMENT_BONUS: f32 = 0.4;
 /// Passages outside the BM25 candidates added because an example points to them (the most
 /// similar first), and the least similarity that earns it.
 const EXAMPLE_CANDIDATES: usize = 5;
@@ -342,7 +344,7 @@ impl Retriever {
                     .is_some_and(|(subject, term)| subject.contains(term));
                 let in_summary = summary.iter().any(|p| p.section_id == hit.passage.section_id);
                 let rank = confidence
-                    + EXAMPLE_BONUS * example.map_or(0.0, |s| s.similarity)
+                    + example.map_or(0.0, |s| EXAMPLE_BONUS * s.similarity + AGREEMENT_BONUS * s.runner_up)
                     + BM25_WEIGHT * hit.score / top_bm25
                     + RESTATEMENT_BONUS * restated
                     + if in_summary { RESTATEMENT_BONUS } else { 0.0 }

@@ -81,7 +81,7 @@ pub fn open_with_progress(
         let index = SearchIndex::build_in_ram(&corpus)?;
         let (cases, warnings) = parse_examples("built-in examples", EMBEDDED_EXAMPLES);
         let retriever =
-            with_examples(Retriever::new(index, synonyms, settings), &cases, warnings, &mut loaded)?;
+            with_examples(Retriever::new(index, synonyms, settings), &cases, None, warnings, &mut loaded)?;
         return Ok((retriever, loaded));
     }
 
@@ -109,17 +109,30 @@ pub fn open_with_progress(
         }
     };
     let (cases, warnings) = examples_file(&config.corpus.examples);
-    let retriever = with_examples(Retriever::new(index, synonyms, settings), &cases, warnings, &mut loaded)?;
+    let cache = examples_cache(config);
+    let retriever = with_examples(
+        Retriever::new(index, synonyms, settings),
+        &cases,
+        Some(&cache),
+        warnings,
+        &mut loaded,
+    )?;
     Ok((retriever, loaded))
+}
+
+/// Where the analysed example questions are saved: beside the index they were analysed against.
+pub fn examples_cache(config: &Config) -> PathBuf {
+    config.index.dir.join("analysed-examples.json")
 }
 
 fn with_examples(
     retriever: Retriever,
     cases: &[Case],
+    cache: Option<&Path>,
     mut warnings: Vec<String>,
     loaded: &mut Loaded,
 ) -> Result<Retriever, StartError> {
-    let (retriever, problems) = retriever.with_examples(cases)?;
+    let (retriever, problems) = retriever.with_examples_cached(cases, cache)?;
     warnings.extend(problems);
     for msg in warnings {
         tracing::warn!("{msg}");

@@ -11,10 +11,11 @@
 //!
 //! Plain Rust: the caller analyses the questions.
 
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// One concept of an example question: its weight and the term sets that match it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Concept {
     /// Importance, as in the question analysis.
     pub weight: f32,
@@ -23,7 +24,7 @@ pub struct Concept {
 }
 
 /// One example question, analysed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Example {
     /// The question as written.
     pub question: String,
@@ -56,6 +57,17 @@ pub struct Similarities<'a> {
     pub passages: HashMap<&'a str, Similar>,
     /// The most similar question known not to be answered by the corpus.
     pub not_covered: Option<Similar>,
+}
+
+/// Analysed examples as saved beside the index, so that a start need not analyse them again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Saved {
+    /// What they were analysed with (see `Retriever::with_examples_cached`).
+    pub key: String,
+    /// The examples.
+    pub items: Vec<Example>,
+    /// The problems found in the file.
+    pub problems: Vec<String>,
 }
 
 /// How strongly leaving out an example's own concepts lowers its similarity: the share of the
@@ -163,6 +175,11 @@ impl Examples {
     /// One example.
     pub fn get(&self, i: usize) -> Option<&Example> {
         self.items.get(i)
+    }
+
+    /// All of them.
+    pub fn items(&self) -> &[Example] {
+        &self.items
     }
 
     /// Leaves out the examples whose question `held` picks, so that scoring a question file measures

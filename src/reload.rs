@@ -367,8 +367,10 @@ pub fn reload(config: &Config, settings: &ReloadConfig, live: &Live) -> Result<R
         None => None,
     };
     let index = staged.commit().map_err(index_err(&warnings))?;
-    let (fresh, problems) =
-        Retriever::new(index, synonyms, retrieval).with_examples(&examples).map_err(index_err(&warnings))?;
+    let cache = crate::app::examples_cache(config);
+    let (fresh, problems) = Retriever::new(index, synonyms, retrieval)
+        .with_examples_cached(&examples, Some(&cache))
+        .map_err(index_err(&warnings))?;
     warnings.extend(problems);
 
     let old = live.current();

@@ -21,7 +21,9 @@
 use crate::analysis;
 use crate::answer::{self, Alternative as AltAnswer, Answer, Source, WordMatch};
 use crate::eval::{self, Case};
-use crate::examples::{Concept, Example, Examples, QueryAlternative, QueryConcept, Similar, Similarities};
+use crate::examples::{
+    Concept, Example, Examples, QueryAlternative, QueryConcept, Saved, Similar, Similarities,
+};
 use crate::index::{Hit, IndexError, SearchField, SearchIndex, StoredPassage, WeightedTerm};
 use crate::question::{self, Analysed, AnalysisSettings, Lexicon, TermStats};
 use crate::synonyms::Synonyms;
@@ -86,6 +88,8 @@ const EXAMPLE_CANDIDATE_FLOOR: f32 = 0.1;
 /// Multiplies the confidence of a passage that states no amount or time, for a question asking
 /// for one.
 const QUANTITY_FACTOR: f32 = 0.3;
+/// Example questions that point nowhere are listed one by one up to this many lines.
+const MAX_EXAMPLE_PROBLEMS: usize = 5;
 /// Stands for a request for a summary among an example's terms.
 const SUMMARY_TERM: &str = "\u{0}summary";
 
@@ -115,6 +119,36 @@ impl TermStats for IndexStats<'_> {
         [SearchField::Text, SearchField::Context, SearchField::Heading, SearchField::Title]
             .into_iter()
             .any(|f| self.0.doc_freq(term, f) > 0)
+    }
+}
+
+/// [`IndexStats`] remembering each answer, for analysing many questions in a row (the example
+/// questions at start-up share most of their words).
+struct CachedStats<'a> {
+    index: IndexStats<'a>,
+    doc_freq: std::cell::RefCell<HashMap<String, u64>>,
+    known: std::cell::RefCell<HashMap<String, bool>>,
+}
+
+impl TermStats for CachedStats<'_> {
+    fn passages(&self) -> u64 {
+        self.index.passages()
+    }
+    fn doc_freq(&self, term: &str) -> u64 {
+        if let Some(&n) = self.doc_freq.borrow().get(term) {
+            return n;
+        }
+        let n = self.index.doc_freq(term);
+        self.doc_freq.borrow_mut().insert(term.to_string(), n);
+        n
+    }
+    fn known(&self, term: &str) -> bool {
+        if let Some(&k) = self.known.borrow().get(term) {
+            return k;
+        }
+        let k = self.index.known(term);
+        self.known.borrow_mut().insert(term.to_string(), k);
+        k
     }
 }
 
@@ -151,7 +185,52 @@ impl Retriever {
     /// passages containing one of its `expect` phrases (in their text or their list's lead-in),
     /// compared as `eval` compares text. Returns one
     /// problem for each example that points nowhere and is left out.
-    pub fn with_examples(mut self, cases: &[Case]) -> Result<(Retriever, Vec<String>), IndexError> {
+    pub fn with_examples(self, cases: &[Case]) -> Result<(Retriever, Vec<String>), IndexError> {
+        self.with_examples_cached(cases, None)
+    }
+
+    /// [`Retriever::with_examples`], reusing the analysis saved in `cache` when it was made from the
+    /// same examples, corpus, synonyms, settings and build, and saving it there otherwise (a file
+    /// that cannot be read or written only costs the time to analyse again).
+    pub fn with_examples_cached(
+        mut self,
+        cases: &[Case],
+        cache: Option<&std::path::Path>,
+    ) -> Result<(Retriever, Vec<String>), IndexError> {
+        let key = self.examples_key(cases);
+        if let Some(saved) = cache.and_then(read_saved).filter(|s| s.key == key) {
+            for id in saved.items.iter().flat_map(|e| &e.passages) {
+                if !self.example_passages.contains_key(id)
+                    && let Some(p) = self.index.passage(id)?
+                {
+                    self.example_passages.insert(id.clone(), p);
+                }
+            }
+            self.examples = Examples::new(saved.items);
+            return Ok((self, saved.problems));
+        }
+        let (retriever, problems) = self.analyse_examples(cases)?;
+        if let Some(path) = cache {
+            let saved = Saved { key, items: retriever.examples.items().to_vec(), problems: problems.clone() };
+            write_saved(path, &saved);
+        }
+        Ok((retriever, problems))
+    }
+
+    /// What analysed examples depend on: the examples, the corpus, the synonyms, the settings and
+    /// the build.
+    fn examples_key(&self, cases: &[Case]) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        serde_json::to_string(cases).unwrap_or_default().hash(&mut h);
+        self.index.meta().fingerprint.hash(&mut h);
+        self.synonyms.rules_text().hash(&mut h);
+        format!("{:?}", self.settings.analysis).hash(&mut h);
+        question::analysis_fingerprint().hash(&mut h);
+        format!("{}-{:016x}", env!("CARGO_PKG_VERSION"), h.finish())
+    }
+
+    fn analyse_examples(mut self, cases: &[Case]) -> Result<(Retriever, Vec<String>), IndexError> {
         let mut passages = Vec::new();
         for article in &self.index.meta().articles {
             for section in &article.sections {
@@ -162,22 +241,65 @@ impl Retriever {
                 }
             }
         }
-        let mut items = Vec::new();
+        // Which passages each example points to (many examples share their phrases).
+        let mut pointed: Vec<(&Case, Vec<usize>)> = Vec::new();
+        let mut by_phrase: HashMap<String, Vec<usize>> = HashMap::new();
         let mut problems = Vec::new();
         for case in cases.iter().filter(|c| c.ood.as_deref() != Some("far")) {
-            let phrases: Vec<String> = case.expect.iter().map(|e| eval::normalise(e)).collect();
-            let mut ids: Vec<String> = Vec::new();
-            for (text, p) in &passages {
-                if phrases.iter().any(|ph| !ph.is_empty() && text.contains(ph.as_str())) {
-                    ids.push(p.id.clone());
-                    self.example_passages.entry(p.id.clone()).or_insert_with(|| p.clone());
-                }
+            let mut at: Vec<usize> = Vec::new();
+            for phrase in case.expect.iter().map(|e| eval::normalise(e)).filter(|p| !p.is_empty()) {
+                let found = by_phrase.entry(phrase).or_insert_with_key(|phrase| {
+                    passages
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (text, _))| text.contains(phrase.as_str()))
+                        .map(|(i, _)| i)
+                        .collect()
+                });
+                at.extend(found.iter().copied());
             }
-            if ids.is_empty() && case.ood.is_none() {
+            at.sort_unstable();
+            at.dedup();
+            if at.is_empty() && case.ood.is_none() {
                 problems.push(format!("example {:?}: no passage contains any of its expect phrases", case.q));
                 continue;
             }
-            let analysed = self.analyse(&case.q);
+            pointed.push((case, at));
+        }
+        if problems.len() > MAX_EXAMPLE_PROBLEMS {
+            let more = problems.len() - (MAX_EXAMPLE_PROBLEMS - 1);
+            problems.truncate(MAX_EXAMPLE_PROBLEMS - 1);
+            problems.push(format!(
+                "{more} more example questions point to no passage; is corpus.examples meant for this corpus?"
+            ));
+        }
+        // Analysing a thousand questions takes tens of milliseconds: spread it over the cores.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+        let chunk = pointed.len().div_ceil(threads).max(1);
+        let this = &self;
+        let analysed: Vec<Analysed> = std::thread::scope(|scope| {
+            let handles: Vec<_> = pointed
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let stats = CachedStats {
+                            index: IndexStats(&this.index),
+                            doc_freq: Default::default(),
+                            known: Default::default(),
+                        };
+                        part.iter().map(|(c, _)| this.analyse_with(&c.q, &stats)).collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        });
+        let mut items = Vec::with_capacity(pointed.len());
+        for ((case, at), analysed) in pointed.iter().zip(analysed) {
+            let ids: Vec<String> = at.iter().map(|&i| passages[i].1.id.clone()).collect();
+            for &i in at {
+                let p = &passages[i].1;
+                self.example_passages.entry(p.id.clone()).or_insert_with(|| p.clone());
+            }
             let concepts: Vec<Concept> = analysed
                 .groups
                 .iter()
@@ -240,13 +362,11 @@ impl Retriever {
 
     /// Analyses a question against this corpus.
     pub fn analyse(&self, question: &str) -> Analysed {
-        question::analyse(
-            question,
-            &self.synonyms,
-            &self.lexicon,
-            &IndexStats(&self.index),
-            &self.settings.analysis,
-        )
+        self.analyse_with(question, &IndexStats(&self.index))
+    }
+
+    fn analyse_with(&self, question: &str, stats: &dyn TermStats) -> Analysed {
+        question::analyse(question, &self.synonyms, &self.lexicon, stats, &self.settings.analysis)
     }
 
     /// Retrieval alone: the BM25 candidates for a question, best first, before re-ranking (for
@@ -603,6 +723,21 @@ impl Retriever {
             let s = self.source_of(&p);
             (p, s)
         }))
+    }
+}
+
+fn read_saved(path: &std::path::Path) -> Option<Saved> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Saves analysed examples through a temporary file and a rename, so a reader never sees half.
+fn write_saved(path: &std::path::Path, saved: &Saved) {
+    let Ok(bytes) = serde_json::to_vec(saved) else { return };
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        tracing::debug!(path = %path.display(), "could not save the analysed example questions: {e}");
     }
 }
 

@@ -96,6 +96,12 @@ impl Synonyms {
         self.rules.len()
     }
 
+    /// The rules, as text that is the same for the same rules in every process (for keys of saved
+    /// analyses).
+    pub fn rules_text(&self) -> String {
+        format!("{:?}", self.rules)
+    }
+
     /// True when no rule was loaded.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()

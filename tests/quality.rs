@@ -215,3 +215,54 @@ fn a_question_asking_how_long_or_how_many_needs_a_passage_that_says() {
         "the same words, no amount asked"
     );
 }
+
+#[test]
+fn analysed_example_questions_are_saved_beside_the_index_and_reused_only_when_current() {
+    let q = "does it stop skin feeling tight";
+    let ws = workspace("");
+    ws.write("corpus/examples.jsonl", EXAMPLES);
+    let a = ws.open().0.answer(q).unwrap();
+    assert_eq!(a.like_question.as_deref(), Some("will it stop my face feeling tight in winter"));
+    let saved = ws.path("index/analysed-examples.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+
+    // A start with nothing changed reuses the saved analysis (here altered to show it).
+    v["items"][0]["question"] = "saved copy".into();
+    std::fs::write(&saved, v.to_string()).unwrap();
+    assert_eq!(ws.open().0.answer(q).unwrap().like_question.as_deref(), Some("saved copy"));
+
+    // A changed examples file is analysed again.
+    ws.write(
+        "corpus/examples.jsonl",
+        &format!("{EXAMPLES}{{\"q\": \"is it sticky\", \"expect\": [\"holds water\"]}}\n"),
+    );
+    let a = ws.open().0.answer(q).unwrap();
+    assert_eq!(a.like_question.as_deref(), Some("will it stop my face feeling tight in winter"));
+
+    // A damaged file only costs the time to analyse again.
+    std::fs::write(&saved, "{not json").unwrap();
+    let (r, loaded) = ws.open();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(
+        r.answer(q).unwrap().like_question.as_deref(),
+        Some("will it stop my face feeling tight in winter")
+    );
+}
+
+#[test]
+fn examples_meant_for_another_corpus_make_one_summary_warning_not_a_flood() {
+    let ws = workspace("");
+    let lines: String = (0..40)
+        .map(|i| format!("{{\"q\": \"question {i}\", \"expect\": [\"not in this corpus {i}\"]}}\n"))
+        .collect();
+    ws.write("corpus/examples.jsonl", &lines);
+    let (r, loaded) = ws.open();
+    assert_eq!(loaded.warnings.len(), 5, "{:?}", loaded.warnings);
+    assert!(
+        loaded.warnings[4].starts_with("36 more example questions point to no passage"),
+        "{:?}",
+        loaded.warnings
+    );
+    assert_eq!(r.examples(), 0);
+    assert!(r.answer("which moisturiser suits dry skin").unwrap().answered);
+}

@@ -155,8 +155,9 @@ impl TermStats for CachedStats<'_> {
 /// One re-ranked candidate.
 struct Ranked {
     hit: Hit,
-    /// The larger of coverage and example similarity: what the threshold is compared with.
-    coverage: f32,
+    /// The larger of coverage and example similarity (less for an amount asked and not stated):
+    /// what the threshold is compared with.
+    confidence: f32,
     rank: f32,
     /// The example question that lifted the confidence above coverage, if one did.
     like: Option<usize>,
@@ -181,10 +182,10 @@ impl Retriever {
         }
     }
 
-    /// Adds example questions (their in-domain lines; `ood` lines are skipped). Each points to the
-    /// passages containing one of its `expect` phrases (in their text or their list's lead-in),
-    /// compared as `eval` compares text. Returns one
-    /// problem for each example that points nowhere and is left out.
+    /// Adds example questions. An in-domain line points to the passages containing one of its
+    /// `expect` phrases (in their text or their list's lead-in, compared as `eval` compares text);
+    /// a `near` line is a question known not to be covered; `far` lines are skipped. Returns the
+    /// problems found: in-domain lines that point nowhere are left out.
     pub fn with_examples(self, cases: &[Case]) -> Result<(Retriever, Vec<String>), IndexError> {
         self.with_examples_cached(cases, None)
     }
@@ -470,7 +471,7 @@ impl Retriever {
                     + if in_summary { RESTATEMENT_BONUS } else { 0.0 }
                     + if defining { RESTATEMENT_BONUS } else { 0.0 }
                     - 0.001 * hit.passage.position.min(50) as f32;
-                Ranked { hit, coverage: confidence, rank, found, like: lifted.map(|(_, e)| e) }
+                Ranked { hit, confidence, rank, found, like: lifted.map(|(_, e)| e) }
             })
             .collect();
         ranked
@@ -561,7 +562,7 @@ impl Retriever {
         not_covered: Option<Similar>,
     ) -> Answer {
         let max = self.settings.max_excerpt_chars;
-        let confidence = ranked.first().map(|r| r.coverage).unwrap_or(0.0) as f64;
+        let confidence = ranked.first().map(|r| r.confidence).unwrap_or(0.0) as f64;
         let matched: Vec<WordMatch> = analysed
             .groups
             .iter()
@@ -634,14 +635,14 @@ impl Retriever {
             if !answered && !seen_sections.insert(p.section_id.clone()) {
                 continue;
             }
-            if r.coverage <= 0.0 {
+            if r.confidence <= 0.0 {
                 continue;
             }
             let ex = answer::excerpt(&p.text, max, is_match(&p.text));
             alternatives.push(AltAnswer {
                 excerpt: ex.text,
                 section: p.heading_path.clone(),
-                confidence: round(r.coverage as f64),
+                confidence: round(r.confidence as f64),
                 passage_id: p.id.clone(),
                 section_id: p.section_id.clone(),
                 source: self.source_of(p),
@@ -649,7 +650,7 @@ impl Retriever {
         }
         if !answered {
             // The nearest section comes first among the alternatives.
-            if let Some(first) = ranked.first().filter(|r| r.coverage > 0.0) {
+            if let Some(first) = ranked.first().filter(|r| r.confidence > 0.0) {
                 let p = &first.hit.passage;
                 let ex = answer::excerpt(&p.text, max, is_match(&p.text));
                 alternatives.insert(
@@ -657,7 +658,7 @@ impl Retriever {
                     AltAnswer {
                         excerpt: ex.text,
                         section: p.heading_path.clone(),
-                        confidence: round(first.coverage as f64),
+                        confidence: round(first.confidence as f64),
                         passage_id: p.id.clone(),
                         section_id: p.section_id.clone(),
                         source: self.source_of(p),
@@ -676,7 +677,7 @@ impl Retriever {
             }
             None => (None, Vec::new(), false),
         };
-        let nearest = best.filter(|_| answered || ranked[0].coverage > 0.0);
+        let nearest = best.filter(|_| answered || ranked[0].confidence > 0.0);
         Answer {
             question: question.to_string(),
             answered,

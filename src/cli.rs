@@ -73,6 +73,10 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Print the declined and voted-down questions as example-question lines, to label and
+        /// add to corpus/examples.jsonl.
+        #[arg(long, conflicts_with = "json")]
+        examples: bool,
         /// Only the last N days (default: every retained day).
         #[arg(long, value_name = "N")]
         days: Option<u32>,
@@ -148,8 +152,8 @@ fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Serve => serve(&config),
         Command::ServeHttp => serve_http(&config),
         Command::RegisterCommands { guilds } => register_commands(&config, &guilds),
-        Command::Report { json, days, top } => {
-            let opts = crate::records::ReportOptions { json, top, days };
+        Command::Report { json, examples, days, top } => {
+            let opts = crate::records::ReportOptions { json, examples, top, days };
             let out = crate::records::run_report(&config.records, &config.index.dir, &opts)
                 .map_err(|e| if e.is_user_error() { user(e) } else { Failure::Internal(e.into()) })?;
             print!("{out}");

@@ -311,7 +311,7 @@ Records in DIR/citebot.db, all retained days
 4 answered, 7 declined, 2 👍, 4 👎
 
 Top unanswered questions
-  (answered by the articles after all? add it to the example questions with a phrase of the passage; README: Example questions)
+  (`citebot report --examples` prints them as example-question lines to label; README: Example questions)
      5×  what is retinol  (last 2024-03-03, 3 people)
          also: \u{201c}retinol is what?\u{201d}
      1×  Does retinol help acne  (last 2024-03-03, 1 person)
@@ -423,4 +423,30 @@ fn recorders_are_cheap_to_share_across_threads() {
 
 fn config_db(dir: &std::path::Path) -> std::path::PathBuf {
     records_config(dir).database()
+}
+
+#[test]
+fn the_report_turns_declined_and_voted_down_questions_into_example_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded(dir.path(), "p-humectant");
+    let report = build_report(&db, &ReportOptions::default(), MARCH_1 + 3 * DAY).unwrap();
+    let text = report.as_examples();
+    // Every line is a comment or an example line citebot reads.
+    let lines: String = text.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    let cases = citebot::eval::parse_cases("report", &lines).unwrap();
+    let questions: Vec<&str> = cases.iter().map(|c| c.q.as_str()).collect();
+    assert_eq!(
+        questions,
+        [
+            "what is retinol",
+            "retinol is what?",
+            "Does retinol help acne",
+            "Is collagen vegan?",
+            "is collagen a humectant",
+            "does collagen hydrate"
+        ],
+        "{text}"
+    );
+    assert!(cases.iter().all(|c| c.ood.as_deref() == Some("near")));
+    assert!(text.starts_with("# From `citebot report --examples`"), "{text}");
 }

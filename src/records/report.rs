@@ -29,6 +29,8 @@ const QUESTIONS_SHOWN: usize = 3;
 pub struct ReportOptions {
     /// JSON instead of text.
     pub json: bool,
+    /// Example-question lines (`corpus/examples.jsonl` format) instead of text.
+    pub examples: bool,
     /// Rows in the "top" tables.
     pub top: usize,
     /// Only the last this many days (all retained rows when None).
@@ -37,7 +39,7 @@ pub struct ReportOptions {
 
 impl Default for ReportOptions {
     fn default() -> Self {
-        ReportOptions { json: false, top: 20, days: None }
+        ReportOptions { json: false, examples: false, top: 20, days: None }
     }
 }
 
@@ -56,6 +58,39 @@ pub struct RecordsReport {
     pub disliked: Vec<PassageVotes>,
     /// Counts per day (UTC), oldest first; days without any row are left out.
     pub per_day: Vec<DayCounts>,
+}
+
+impl RecordsReport {
+    /// The questions declined and those whose answer was voted down, as lines for the example
+    /// questions (`corpus/examples.jsonl`), each marked `near` until a maintainer gives it the
+    /// phrase of the passage that answers it.
+    pub fn as_examples(&self) -> String {
+        let mut out = String::from(
+            "# From `citebot report --examples`. Each line is marked \"near\" (not covered). Where the\n\
+             # articles do answer it, replace \"ood\": \"near\" with \"expect\": [\"a phrase of the\n\
+             # passage that answers it\"]; then add the lines to corpus/examples.jsonl.\n",
+        );
+        let line = |q: &str| serde_json::json!({ "q": q, "ood": "near" }).to_string();
+        let mut seen = std::collections::HashSet::new();
+        let mut section = |title: &str, questions: Vec<&str>, out: &mut String| {
+            out.push_str(&format!("#\n# {title}\n"));
+            for q in questions {
+                if seen.insert(q.to_lowercase()) {
+                    out.push_str(&line(q));
+                    out.push('\n');
+                }
+            }
+        };
+        let declined = self
+            .unanswered
+            .iter()
+            .flat_map(|g| std::iter::once(g.question.as_str()).chain(g.variants.iter().map(String::as_str)))
+            .collect();
+        section("Declined, most asked first", declined, &mut out);
+        let disliked = self.disliked.iter().flat_map(|p| p.questions.iter().map(String::as_str)).collect();
+        section("Answered and voted down", disliked, &mut out);
+        out
+    }
 }
 
 /// Sums over the period.
@@ -133,7 +168,9 @@ pub fn run_report(
         Ok(index) => report.resolve_sections(|id| index.passage(id).ok().flatten().map(|p| p.heading_path)),
         Err(e) => tracing::info!("sections not shown: {e}"),
     }
-    Ok(if opts.json {
+    Ok(if opts.examples {
+        report.as_examples()
+    } else if opts.json {
         // The report is plain data: serialising it cannot fail.
         serde_json::to_string_pretty(&report).map(|j| j + "\n").unwrap_or_default()
     } else {
@@ -438,7 +475,7 @@ impl fmt::Display for RecordsReport {
         } else {
             writeln!(
                 f,
-                "  (answered by the articles after all? add it to the example questions with a phrase of the passage; README: Example questions)"
+                "  (`citebot report --examples` prints them as example-question lines to label; README: Example questions)"
             )?;
         }
         for g in &self.unanswered {

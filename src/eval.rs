@@ -73,6 +73,23 @@ pub fn normalise(text: &str) -> String {
     plain.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A question as compared for sameness (grouping in `citebot report`, holding examples out in
+/// `eval`): NFKC, lower case, apostrophes dropped (`what's` →
+/// `whats`), other punctuation and symbols turned into spaces, spaces collapsed.
+pub fn normalise_question(question: &str) -> String {
+    let mut out = String::with_capacity(question.len());
+    for c in question.nfkc().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if matches!(c, '\'' | '\u{2019}' | '\u{2018}' | '`') {
+            continue;
+        } else if !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    out.trim().to_string()
+}
+
 fn strip_display_markup(text: &str) -> String {
     text.replace("**", "").replace(['*', '_', '`'], "")
 }

@@ -648,8 +648,9 @@ pub fn word_relations(term: &str) -> Relations {
 /// Common English words with their usual part of speech, from WordNet (see `src/lexicon/`).
 const ENGLISH_WORDS: &str = include_str!("lexicon/english-words.tsv");
 
-/// A fingerprint of what decides question analysis in this build: its code and word tables. Saved
-/// analyses made by another build are not reused.
+/// A fingerprint of what decides how this build analyses example questions: the code of analysis,
+/// synonyms, retrieval and examples, and the word tables. Saved analyses made by another build
+/// are not reused.
 pub fn analysis_fingerprint() -> u64 {
     use std::hash::{Hash, Hasher};
     static PRINT: OnceLock<u64> = OnceLock::new();

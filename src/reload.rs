@@ -354,8 +354,9 @@ pub fn reload(config: &Config, settings: &ReloadConfig, live: &Live) -> Result<R
             let Some(index) = staged.take() else {
                 return Err(ReloadError::Interrupted("the staged index was already taken".into()));
             };
+            // The analysis is saved here and reused below for the committed index (same key).
             let (candidate, _) = Retriever::new(index, synonyms.clone(), retrieval.clone())
-                .with_examples(&examples)
+                .with_examples_cached(&examples, Some(&crate::app::examples_cache(config)))
                 .map_err(index_err(&warnings))?;
             let smoke = run_smoke(&candidate, path, &cases, settings).map_err(index_err(&warnings))?;
             if smoke.shortfall().is_some() {

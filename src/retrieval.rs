@@ -14,7 +14,7 @@
 //!    passage that states none.
 //! 5. The best passage's confidence decides. Below the configured threshold the question is
 //!    declined, with the nearest sections; so is a question at least as similar to an example
-//!    known not to be covered (an `ood` example) as that confidence.
+//!    known not to be covered (a `near` example) as that confidence.
 //!
 //! Plain Rust apart from the index handle; no Discord, no terminal.
 
@@ -331,13 +331,8 @@ impl Retriever {
     /// punctuation and spacing aside), so that scoring a file measures wording the examples do not
     /// hold. Returns how many.
     pub fn hold_out_examples(&mut self, questions: &[String]) -> usize {
-        let words = |q: &str| -> String {
-            let plain: String =
-                eval::normalise(q).chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
-            plain.split_whitespace().collect::<Vec<_>>().join(" ")
-        };
-        let questions: HashSet<String> = questions.iter().map(|q| words(q)).collect();
-        self.examples.hold_out(|example| questions.contains(&words(example)))
+        let questions: HashSet<String> = questions.iter().map(|q| eval::normalise_question(q)).collect();
+        self.examples.hold_out(|example| questions.contains(&eval::normalise_question(example)))
     }
 
     /// How many example questions are in use.

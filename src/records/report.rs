@@ -9,11 +9,11 @@
 //! when it opens, to show the section a passage id belongs to.
 
 use super::{Database, RecordsConfig, RecordsError};
+use crate::eval::normalise_question;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::{self, Write as _};
 use std::path::Path;
-use unicode_normalization::UnicodeNormalization;
 
 /// Wordings whose token sets overlap at least this much (Jaccard) are one question.
 pub const SAME_QUESTION_JACCARD: f64 = 0.8;
@@ -75,7 +75,7 @@ impl RecordsReport {
         let mut section = |title: &str, questions: Vec<&str>, out: &mut String| {
             out.push_str(&format!("#\n# {title}\n"));
             for q in questions {
-                if seen.insert(q.to_lowercase()) {
+                if seen.insert(normalise_question(q)) {
                     out.push_str(&line(q));
                     out.push('\n');
                 }
@@ -384,22 +384,6 @@ fn summarise_votes(votes: &[CastVote]) -> Vec<PassageVotes> {
         b.down.cmp(&a.down).then(a.up.cmp(&b.up)).then_with(|| a.passage_id.cmp(&b.passage_id))
     });
     out
-}
-
-/// A question as compared for grouping: NFKC, lower case, apostrophes dropped (`what's` →
-/// `whats`), other punctuation and symbols turned into spaces, spaces collapsed.
-pub fn normalise_question(question: &str) -> String {
-    let mut out = String::with_capacity(question.len());
-    for c in question.nfkc().flat_map(char::to_lowercase) {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if matches!(c, '\'' | '\u{2019}' | '\u{2018}' | '`') {
-            continue;
-        } else if !out.ends_with(' ') {
-            out.push(' ');
-        }
-    }
-    out.trim().to_string()
 }
 
 /// Groups questions that are near-identical: the same after [`normalise_question`], or whose sets

@@ -31,7 +31,8 @@ pub fn answer(a: &Answer, corpus_title: &str, color: bool) -> String {
             }
             quoted.push_str(&excerpt[at..]);
             let ellipsis = if a.truncated { " …" } else { "" };
-            let _ = writeln!(out, "> {quoted}{ellipsis}");
+            // A quoted list spans lines: every line is part of the quote.
+            let _ = writeln!(out, "> {}{ellipsis}", quoted.replace('\n', "\n> "));
             let _ = writeln!(out);
             let _ = writeln!(out, "Section:    {}", a.section.join(" › "));
             if let Some(src) = &a.source {

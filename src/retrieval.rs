@@ -20,6 +20,7 @@
 
 use crate::analysis;
 use crate::answer::{self, Alternative as AltAnswer, Answer, Source, WordMatch};
+use crate::corpus::PassageKind;
 use crate::eval::{self, Case};
 use crate::examples::{
     Concept, Example, Examples, QueryAlternative, QueryConcept, Saved, Similar, Similarities,
@@ -90,6 +91,10 @@ const EXAMPLE_CANDIDATE_FLOOR: f32 = 0.1;
 const QUANTITY_FACTOR: f32 = 0.3;
 /// Example questions that point nowhere are listed one by one up to this many lines.
 const MAX_EXAMPLE_PROBLEMS: usize = 5;
+/// Below this share of the matched weight in a list item's own words, the whole list is quoted.
+const LIST_SHARE: f32 = 0.5;
+/// A list item ranked within this of the best, in the same list, makes the whole list the answer.
+const SIBLING_MARGIN: f32 = 0.2;
 /// Stands for a request for a summary among an example's terms.
 const SUMMARY_TERM: &str = "\u{0}summary";
 
@@ -615,6 +620,16 @@ impl Retriever {
             })
         };
 
+        // A question about a list as a whole, or one that does not tell its items apart, is
+        // answered with the whole list.
+        let list = ranked
+            .first()
+            .filter(|r| answered && (asks_for_list(analysed, r) || sibling_close(&ranked)))
+            .and_then(|r| self.whole_list(&r.hit.passage, max));
+        let in_list = |p: &StoredPassage| {
+            list.is_some() && ranked.first().is_some_and(|b| same_list(&b.hit.passage, p))
+        };
+
         let mut alternatives = Vec::new();
         let mut seen_sections = HashSet::new();
         let skip = usize::from(answered);
@@ -630,7 +645,7 @@ impl Retriever {
             if !answered && !seen_sections.insert(p.section_id.clone()) {
                 continue;
             }
-            if r.confidence <= 0.0 {
+            if r.confidence <= 0.0 || in_list(p) {
                 continue;
             }
             let ex = answer::excerpt(&p.text, max, is_match(&p.text));
@@ -664,13 +679,14 @@ impl Retriever {
         }
 
         let best = ranked.first().map(|r| &r.hit.passage);
-        let (excerpt, highlights, truncated) = match best.filter(|_| answered) {
-            Some(p) => {
+        let (excerpt, highlights, truncated) = match (best.filter(|_| answered), &list) {
+            (Some(_), Some((block, _))) => (Some(block.clone()), highlights(block, &query_terms), false),
+            (Some(p), None) => {
                 let ex = answer::excerpt(&p.text, max, is_match(&p.text));
                 let hl = highlights(&ex.text, &query_terms);
                 (Some(ex.text), hl, ex.truncated)
             }
-            None => (None, Vec::new(), false),
+            (None, _) => (None, Vec::new(), false),
         };
         let nearest = best.filter(|_| answered || ranked[0].confidence > 0.0);
         Answer {
@@ -679,11 +695,14 @@ impl Retriever {
             confidence: round(confidence),
             excerpt,
             section: nearest.map(|p| p.heading_path.clone()).unwrap_or_default(),
-            source: nearest.map(|p| self.source_of(p)),
+            source: nearest.map(|p| Source {
+                line: list.as_ref().map_or(p.line, |(_, line)| *line),
+                ..self.source_of(p)
+            }),
             alternatives,
             passage_id: best.filter(|_| answered).map(|p| p.id.clone()),
             section_id: nearest.map(|p| p.section_id.clone()),
-            context: best.filter(|_| answered).and_then(|p| p.context.clone()),
+            context: best.filter(|_| answered && list.is_none()).and_then(|p| p.context.clone()),
             highlights,
             truncated,
             decline_reason,
@@ -695,6 +714,20 @@ impl Retriever {
                 .and_then(|i| self.examples.get(i))
                 .map(|e| e.question.clone()),
         }
+    }
+
+    /// The list `item` belongs to, quoted whole: its lead-in, then each item on a line of its own
+    /// after `- `, as the article has them; with the line of its first item. None when that is
+    /// longer than `max` characters.
+    fn whole_list(&self, item: &StoredPassage, max: usize) -> Option<(String, u64)> {
+        let passages = self.index.section_passages(&item.section_id).ok()?;
+        let at = passages.iter().position(|p| p.id == item.id)?;
+        let first = passages[..at].iter().rposition(|p| !same_list(item, p)).map_or(0, |i| i + 1);
+        let end = passages[at..].iter().position(|p| !same_list(item, p)).map_or(passages.len(), |i| at + i);
+        let mut lines: Vec<String> = item.context.iter().cloned().collect();
+        lines.extend(passages[first..end].iter().map(|p| format!("- {}", p.text.trim())));
+        let block = lines.join("\n");
+        (block.chars().count() <= max).then_some((block, passages[first].line))
     }
 
     /// Every passage of a section, in order (for "Full section").
@@ -735,6 +768,41 @@ fn write_saved(path: &std::path::Path, saved: &Saved) {
         let _ = std::fs::remove_file(&tmp);
         tracing::debug!(path = %path.display(), "could not save the analysed example questions: {e}");
     }
+}
+
+/// True when the best passage is a list item and most of what the question matched there lies
+/// outside the item's own words (in the list's lead-in or heading): the question asks for the list.
+fn asks_for_list(analysed: &Analysed, best: &Ranked) -> bool {
+    if best.hit.passage.kind != PassageKind::ListItem {
+        return false;
+    }
+    let (mut own, mut all) = (0.0, 0.0);
+    for (g, (credit, at)) in analysed.groups.iter().zip(&best.found) {
+        if matches!(*at, None | Some("title")) {
+            continue;
+        }
+        all += g.weight * credit;
+        if *at == Some("text") {
+            own += g.weight * credit;
+        }
+    }
+    all > 0.0 && own < LIST_SHARE * all
+}
+
+/// True when another item of the best passage's list ranks almost as high: the question does not
+/// tell the items apart.
+fn sibling_close(ranked: &[Ranked]) -> bool {
+    let Some((best, rest)) = ranked.split_first() else { return false };
+    rest.iter().any(|r| same_list(&best.hit.passage, &r.hit.passage) && r.rank >= best.rank - SIBLING_MARGIN)
+}
+
+/// True when `a` and `b` are list items of one section with the same lead-in: as a rule, items of
+/// one list. ([`Retriever::whole_list`] also requires them to be consecutive.)
+fn same_list(a: &StoredPassage, b: &StoredPassage) -> bool {
+    a.kind == PassageKind::ListItem
+        && b.kind == PassageKind::ListItem
+        && a.section_id == b.section_id
+        && a.context == b.context
 }
 
 /// True for alternatives that are guesses at what a word meant (a spelling correction, a WordNet

@@ -72,17 +72,58 @@ fn a_question_restating_a_heading_is_answered_from_that_section() {
 fn summary_requests_use_the_summary_section() {
     let ws = workspace("");
     let (r, _) = ws.open();
+    // The summary is a list, and the question asks for all of it.
+    let takeaways = "- Protect the barrier first\n- Hydrate daily";
     for q in ["tl;dr?", "key takeaways", "summary pls"] {
         let a = r.answer(q).unwrap();
         assert!(a.answered, "{q}: {a:?}");
-        assert_eq!(a.excerpt.as_deref(), Some("Protect the barrier first"), "{q}");
+        assert_eq!(a.excerpt.as_deref(), Some(takeaways), "{q}");
     }
     let a = r.answer("barrier basics").unwrap();
     assert_eq!(
-        a.excerpt.as_deref(),
-        Some("Protect the barrier first"),
+        a.section.last().map(String::as_str),
+        Some("Key Takeaways"),
         "a title restatement gets the summary"
     );
+}
+
+const LISTS: &str = "---\ntitle: Peel Care\n---\n\n# Peel Care\n\n## After a Peel\n\n\
+Skin is raw for a week after a chemical peel.\n\nA gentle routine after a peel should include:\n\n\
+- Bland cleansers\n- Thick occlusive balms\n- Daily sunscreen\n\n";
+
+#[test]
+fn a_question_about_a_list_as_a_whole_gets_the_whole_list() {
+    let ws = Workspace::empty();
+    ws.write("corpus/peel.md", LISTS);
+    let (r, _) = ws.open();
+    let whole = "A gentle routine after a peel should include:\n- Bland cleansers\n- Thick occlusive balms\n\
+                 - Daily sunscreen";
+
+    // The question's words are the lead-in's: the answer is the list, lead-in first, verbatim.
+    let a = r.answer("what should a gentle routine include after a peel?").unwrap();
+    assert!(a.answered, "{a:?}");
+    assert_eq!(a.excerpt.as_deref(), Some(whole));
+    assert_eq!(a.context, None, "the lead-in is part of the quote, not shown twice");
+    assert!(citebot::eval::is_verbatim(whole, LISTS));
+    assert!(a.alternatives.iter().all(|alt| !alt.excerpt.contains("sunscreen")), "no item twice");
+
+    // The question names one item: that item alone, with its lead-in apart.
+    let a = r.answer("are thick occlusive balms ok after a peel").unwrap();
+    assert_eq!(a.excerpt.as_deref(), Some("Thick occlusive balms"));
+    assert_eq!(a.context.as_deref(), Some("A gentle routine after a peel should include:"));
+
+    // A question that two items answer alike does not tell them apart: the list.
+    let a = r.answer("bland cleansers or thick balms after a peel?").unwrap();
+    assert_eq!(a.excerpt.as_deref(), Some(whole));
+
+    // A list too long for an excerpt is not quoted whole: one item is, with its lead-in apart.
+    let ws = Workspace::empty();
+    let long = format!("Daily sunscreen{}", ", reapplied every two hours outdoors".repeat(25));
+    ws.write("corpus/peel.md", &LISTS.replace("Daily sunscreen", &long));
+    let a = ws.open().0.answer("what should a gentle routine include after a peel?").unwrap();
+    assert!(a.answered, "{a:?}");
+    assert!(!a.excerpt.unwrap().contains('\n'));
+    assert_eq!(a.context.as_deref(), Some("A gentle routine after a peel should include:"));
 }
 
 #[test]

@@ -21,13 +21,16 @@ fn shipped() -> &'static Retriever {
     })
 }
 
+/// Every passage's text and lead-in.
 fn passages() -> &'static Vec<String> {
     static P: OnceLock<Vec<String>> = OnceLock::new();
     P.get_or_init(|| {
         app::embedded_corpus()
             .articles
             .iter()
-            .flat_map(|a| a.passages.iter().map(|p| p.text.clone()))
+            .flat_map(|a| {
+                a.passages.iter().flat_map(|p| std::iter::once(p.text.clone()).chain(p.context.clone()))
+            })
             .collect()
     })
 }
@@ -67,7 +70,10 @@ fn check_answer(q: &str) -> Result<(), TestCaseError> {
     if a.answered {
         let ex = a.excerpt.as_deref().unwrap_or_default();
         prop_assert!(!ex.is_empty() && ex.chars().count() <= 700);
-        prop_assert!(passages().iter().any(|p| p.contains(ex)), "excerpt not verbatim: {ex}");
+        // A quoted list is its lead-in and its items, a line each after "- ".
+        let verbatim =
+            |line: &str| passages().iter().any(|p| p.contains(line.strip_prefix("- ").unwrap_or(line)));
+        prop_assert!(ex.lines().all(verbatim), "excerpt not verbatim: {ex}");
         for &(s, e) in &a.highlights {
             prop_assert!(s < e && e <= ex.len() && ex.is_char_boundary(s) && ex.is_char_boundary(e));
         }

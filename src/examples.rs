@@ -37,6 +37,9 @@ pub struct Example {
     pub concepts: Vec<Concept>,
     /// Ids of the passages it points to; none for a question the corpus is known not to answer.
     pub passages: Vec<String>,
+    /// True when it asks for an amount or a time ("how long…", "what percentage…").
+    #[serde(default)]
+    pub asks_quantity: bool,
 }
 
 /// The best example for a passage.
@@ -73,6 +76,9 @@ pub struct Saved {
 /// How strongly leaving out an example's own concepts lowers its similarity: the share of the
 /// example's weight the question matches, raised to this power, multiplies the similarity.
 const PRECISION_POWER: f32 = 0.25;
+/// The similarity left when one question asks for an amount or a time and the other does not (the
+/// factor a passage that states none keeps for such a question).
+const OTHER_INTENT: f32 = 0.3;
 
 /// One concept of the question being answered: its weight and its ways to match.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,8 +203,15 @@ impl Examples {
     /// The similarity is the share of the question's weight the example matches, times
     /// `evidence(matched weight)` (a factor 0..1 for how much was matched at all, the same one that
     /// caps a passage's confidence when only common words match), times the share of the example's
-    /// own weight the question matches raised to [`PRECISION_POWER`].
-    pub fn similar(&self, question: &[QueryConcept], evidence: impl Fn(f32) -> f32) -> Similarities<'_> {
+    /// own weight the question matches raised to [`PRECISION_POWER`]; times [`OTHER_INTENT`] when
+    /// one of the two asks for an amount or a time (`asks_quantity` for the question) and the other
+    /// does not.
+    pub fn similar(
+        &self,
+        question: &[QueryConcept],
+        asks_quantity: bool,
+        evidence: impl Fn(f32) -> f32,
+    ) -> Similarities<'_> {
         let mut best = Similarities::default();
         let total: f32 = question.iter().map(|c| c.weight).sum();
         if total <= 0.0 || self.items.is_empty() {
@@ -245,7 +258,8 @@ impl Examples {
             let matched: f32 =
                 self.concepts[i].iter().filter(|c| c.1.iter().any(in_question)).map(|c| c.0).sum();
             let precision = if own > 0.0 { (matched / own).powf(PRECISION_POWER) } else { 0.0 };
-            let similarity = matched_weight / total * evidence(matched_weight) * precision;
+            let intent = if ex.asks_quantity == asks_quantity { 1.0 } else { OTHER_INTENT };
+            let similarity = matched_weight / total * evidence(matched_weight) * precision * intent;
             let this = Similar { similarity, example: i, runner_up: 0.0 };
             if ex.passages.is_empty() && best.not_covered.is_none_or(|b| similarity > b.similarity) {
                 best.not_covered = Some(this);
@@ -286,6 +300,7 @@ mod tests {
                 .map(|(t, w)| Concept { weight: *w, alternatives: vec![vec![t.to_string()]] })
                 .collect(),
             passages: passages.iter().map(|p| p.to_string()).collect(),
+            asks_quantity: false,
         }
     }
 
@@ -299,7 +314,7 @@ mod tests {
                 alternatives: vec![QueryAlternative { terms: t.as_slice(), credit: 1.0, guess: false }],
             })
             .collect();
-        examples.similar(&concepts, |_| 1.0)
+        examples.similar(&concepts, false, |_| 1.0)
     }
 
     #[test]
@@ -369,10 +384,30 @@ mod tests {
         let concept = |alternatives| vec![QueryConcept { weight: 3.0, alternatives }];
         let word = QueryAlternative { terms: &terms[0], credit: 1.0, guess: false };
         let guess = QueryAlternative { terms: &terms[1], credit: 0.9, guess: true };
-        assert!(examples.similar(&concept(vec![word, guess]), |_| 1.0).passages.is_empty());
+        assert!(examples.similar(&concept(vec![word, guess]), false, |_| 1.0).passages.is_empty());
         // The same term as an exact word of the question does meet the example's guess.
         let exact = QueryAlternative { terms: &terms[1], credit: 1.0, guess: false };
-        assert!(examples.similar(&concept(vec![exact]), |_| 1.0).passages.contains_key("p1"));
+        assert!(examples.similar(&concept(vec![exact]), false, |_| 1.0).passages.contains_key("p1"));
+    }
+
+    #[test]
+    fn an_example_asking_for_an_amount_is_a_different_question() {
+        let mut how_long = example("how long until it stings", &[("sting", 3.0)], &["p1"]);
+        how_long.asks_quantity = true;
+        let examples = Examples::new(vec![how_long]);
+        let s = similar(&examples, &[("sting", 3.0)]);
+        assert!((s.passages["p1"].similarity - OTHER_INTENT).abs() < 1e-6, "{:?}", s.passages["p1"]);
+        let terms = [vec!["sting".to_string()]];
+        let concepts = [QueryConcept {
+            weight: 3.0,
+            alternatives: vec![QueryAlternative { terms: &terms[0], credit: 1.0, guess: false }],
+        }];
+        let s = examples.similar(&concepts, true, |_| 1.0);
+        assert!(
+            (s.passages["p1"].similarity - 1.0).abs() < 1e-6,
+            "both ask how long: {:?}",
+            s.passages["p1"]
+        );
     }
 
     #[test]

@@ -95,6 +95,9 @@ const MAX_EXAMPLE_PROBLEMS: usize = 5;
 const LIST_SHARE: f32 = 0.5;
 /// A list item ranked within this of the best, in the same list, makes the whole list the answer.
 const SIBLING_MARGIN: f32 = 0.2;
+/// A near example that a passage covers this well is left out (it would decline that passage's
+/// questions).
+const NEAR_ANSWERED: f32 = 0.9;
 /// Stands for a request for a summary among an example's terms.
 const SUMMARY_TERM: &str = "\u{0}summary";
 
@@ -301,6 +304,19 @@ impl Retriever {
         });
         let mut items = Vec::with_capacity(pointed.len());
         for ((case, at), analysed) in pointed.iter().zip(analysed) {
+            // A near line whose words one passage matches in full would decline what that passage
+            // answers (its distinguishing word was dropped, or the article covers it after all).
+            if at.is_empty() {
+                let (ranked, _) = self.rank(&analysed)?;
+                if let Some(best) = ranked.first().filter(|r| r.confidence >= NEAR_ANSWERED) {
+                    problems.push(format!(
+                        "example {:?} is marked near, but the passage at {}:{} matches all its words \
+                         (confidence {:.2}); left out",
+                        case.q, best.hit.passage.article_path, best.hit.passage.line, best.confidence
+                    ));
+                    continue;
+                }
+            }
             let ids: Vec<String> = at.iter().map(|&i| passages[i].1.id.clone()).collect();
             for &i in at {
                 let p = &passages[i].1;
@@ -326,7 +342,14 @@ impl Retriever {
                 .collect();
             exact_terms.sort();
             exact_terms.dedup();
-            items.push(Example { question: case.q.clone(), terms, exact_terms, concepts, passages: ids });
+            items.push(Example {
+                question: case.q.clone(),
+                terms,
+                exact_terms,
+                concepts,
+                passages: ids,
+                asks_quantity: analysed.asks_quantity,
+            });
         }
         self.examples = Examples::new(items);
         Ok((self, problems))
@@ -504,7 +527,7 @@ impl Retriever {
                 QueryConcept { weight: g.weight, alternatives }
             })
             .collect();
-        self.examples.similar(&concepts, evidence)
+        self.examples.similar(&concepts, analysed.asks_quantity, evidence)
     }
 
     /// Summary-section passages worth considering: the top article's when the question asks for a

@@ -234,6 +234,21 @@ fn a_question_like_a_known_uncovered_one_is_declined() {
 }
 
 #[test]
+fn a_near_example_a_passage_answers_in_full_is_left_out_with_a_warning() {
+    let ws = workspace("");
+    // "%" is no word: what is left of this line is what the glycerin passage says.
+    ws.write("corpus/examples.jsonl", "{\"q\": \"glycerin moisturiser dry skin %\", \"ood\": \"near\"}\n");
+    let (r, loaded) = ws.open();
+    assert!(
+        loaded.warnings.iter().any(|w| w.contains("marked near") && w.contains("left out")),
+        "{:?}",
+        loaded.warnings
+    );
+    assert_eq!(r.examples(), 0);
+    assert!(r.answer("does a glycerin moisturiser suit dry skin").unwrap().answered);
+}
+
+#[test]
 fn a_question_asking_how_long_or_how_many_needs_a_passage_that_says() {
     let ws = Workspace::empty();
     ws.write(

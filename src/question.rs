@@ -913,6 +913,7 @@ const FILLER: &[&str] = &[
 const GENERIC: &[&str] = &[
     "able",
     "according",
+    "actual",
     "affect",
     "affects",
     "allow",

@@ -410,7 +410,12 @@ pub fn analyse(
                 stats,
             );
         }
+        // A typo of a generic word ("actualy") is as vague as the word.
+        let corrected_generic = alternatives
+            .iter()
+            .any(|a| a.origin == Origin::Spelling && a.terms.iter().all(|t| is_generic(t)));
         let generic = is_generic(&t.surface)
+            || corrected_generic
             || (!stats.known(&t.term) && alternatives.len() == 1 && is_common_modifier(&t.surface));
         groups.push(group(t.surface.clone(), alternatives, generic, stats, n, unseen_weight, settings));
     }
@@ -783,6 +788,7 @@ pub fn is_generic(word: &str) -> bool {
 const FILLER: &[&str] = &[
     "abt",
     "actually",
+    "afaik",
     "aint",
     "also",
     "anybody",
@@ -792,6 +798,7 @@ const FILLER: &[&str] = &[
     "atm",
     "basically",
     "bc",
+    "bruh",
     "btw",
     "can",
     "cant",
@@ -823,12 +830,15 @@ const FILLER: &[&str] = &[
     "hello",
     "hey",
     "hi",
+    "highkey",
     "hiya",
     "hmm",
     "honestly",
     "hows",
     "hw",
+    "idc",
     "idk",
+    "iirc",
     "imo",
     "isnt",
     "ive",
@@ -838,6 +848,7 @@ const FILLER: &[&str] = &[
     "legit",
     "literally",
     "lmao",
+    "lmk",
     "lol",
     "lowkey",
     "may",
@@ -849,6 +860,7 @@ const FILLER: &[&str] = &[
     "ok",
     "okay",
     "omg",
+    "onto",
     "please",
     "pls",
     "plz",
@@ -861,6 +873,7 @@ const FILLER: &[&str] = &[
     "rn",
     "shall",
     "shouldnt",
+    "smh",
     "so",
     "somebody",
     "someone",
@@ -870,6 +883,7 @@ const FILLER: &[&str] = &[
     "still",
     "tbh",
     "tell",
+    "tf",
     "thank",
     "thanks",
     "thats",
@@ -886,6 +900,7 @@ const FILLER: &[&str] = &[
     "u",
     "uh",
     "um",
+    "upon",
     "ur",
     "wanna",
     "wasnt",
@@ -897,6 +912,7 @@ const FILLER: &[&str] = &[
     "wont",
     "would",
     "wouldnt",
+    "wtf",
     "wut",
     "ya",
     "yall",
@@ -985,6 +1001,7 @@ const GENERIC: &[&str] = &[
     "happens",
     "hard",
     "hear",
+    "heard",
     "help",
     "helps",
     "high",
@@ -1048,10 +1065,12 @@ const GENERIC: &[&str] = &[
     "role",
     "run",
     "same",
+    "saw",
     "say",
     "says",
     "seem",
     "seems",
+    "seen",
     "seriously",
     "session",
     "sessions",
@@ -1076,7 +1095,9 @@ const GENERIC: &[&str] = &[
     "thing",
     "things",
     "think",
+    "thought",
     "tiny",
+    "told",
     "true",
     "try",
     "trying",
@@ -1148,6 +1169,26 @@ mod tests {
         assert_eq!(words, [("colagen", true), ("serun", true), ("humectant", true)]);
         assert_eq!(a.groups[0].alternatives[1].origin, Origin::Spelling);
         assert_eq!(a.groups[0].alternatives[1].terms, ["collagen"]);
+    }
+
+    #[test]
+    fn a_typo_of_a_generic_word_weighs_as_little_as_the_word() {
+        let s = stats(&[("collagen", 40), ("actually", 1), ("humectant", 1)]);
+        let lex = Lexicon::new([("collagen", "collagen"), ("actually", "actual"), ("humectant", "humect")]);
+        let settings = AnalysisSettings::default();
+        let a = analyse("is collagen actualy a humectant", &Synonyms::default(), &lex, &s, &settings);
+        let typo = a.groups.iter().find(|g| g.words == "actualy").expect("a group");
+        assert_eq!(typo.alternatives[1].origin, Origin::Spelling);
+        let humectant = a.groups.iter().find(|g| g.words == "humectant").expect("a group");
+        assert!(typo.weight < humectant.weight / 2.0, "{typo:?} vs {humectant:?}");
+    }
+
+    #[test]
+    fn chat_slang_and_prepositions_are_not_topics() {
+        let s = stats(&[("collagen", 40), ("absorb", 2)]);
+        let a = plain("wait if collagen cant get absorbed onto skin then how tf does it work smh", &s);
+        let words: Vec<_> = a.groups.iter().map(|g| g.words.as_str()).collect();
+        assert!(!words.iter().any(|w| ["onto", "tf", "smh"].contains(w)), "{words:?}");
     }
 
     #[test]

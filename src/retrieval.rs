@@ -645,12 +645,17 @@ impl Retriever {
 
         // A question about a list as a whole, or one that does not tell its items apart, is
         // answered with the whole list.
-        let list = ranked
-            .first()
-            .filter(|r| answered && (asks_for_list(analysed, r) || sibling_close(&ranked)))
-            .and_then(|r| self.whole_list(&r.hit.passage, max));
+        // A paragraph that introduces a list is quoted with it.
+        let list = ranked.first().filter(|_| answered).and_then(|r| {
+            if asks_for_list(analysed, r) || sibling_close(&ranked) {
+                self.whole_list(&r.hit.passage, None, max)
+            } else {
+                self.paragraph_and_list(&r.hit.passage, max)
+            }
+        });
         let in_list = |p: &StoredPassage| {
-            list.is_some() && ranked.first().is_some_and(|b| same_list(&b.hit.passage, p))
+            list.as_ref()
+                .is_some_and(|l| same_list(&l.item, p) || l.paragraph.as_deref() == Some(p.id.as_str()))
         };
 
         let mut alternatives = Vec::new();
@@ -703,7 +708,7 @@ impl Retriever {
 
         let best = ranked.first().map(|r| &r.hit.passage);
         let (excerpt, highlights, truncated) = match (best.filter(|_| answered), &list) {
-            (Some(_), Some((block, _))) => (Some(block.clone()), highlights(block, &query_terms), false),
+            (Some(_), Some(l)) => (Some(l.text.clone()), highlights(&l.text, &query_terms), false),
             (Some(p), None) => {
                 let ex = answer::excerpt(&p.text, max, is_match(&p.text));
                 let hl = highlights(&ex.text, &query_terms);
@@ -718,10 +723,8 @@ impl Retriever {
             confidence: round(confidence),
             excerpt,
             section: nearest.map(|p| p.heading_path.clone()).unwrap_or_default(),
-            source: nearest.map(|p| Source {
-                line: list.as_ref().map_or(p.line, |(_, line)| *line),
-                ..self.source_of(p)
-            }),
+            source: nearest
+                .map(|p| Source { line: list.as_ref().map_or(p.line, |l| l.line), ..self.source_of(p) }),
             alternatives,
             passage_id: best.filter(|_| answered).map(|p| p.id.clone()),
             section_id: nearest.map(|p| p.section_id.clone()),
@@ -739,18 +742,56 @@ impl Retriever {
         }
     }
 
-    /// The list `item` belongs to, quoted whole: its lead-in, then each item on a line of its own
-    /// after `- `, as the article has them; with the line of its first item. None when that is
-    /// longer than `max` characters.
-    fn whole_list(&self, item: &StoredPassage, max: usize) -> Option<(String, u64)> {
+    /// The list `item` belongs to, quoted whole: `lead_in` (by default the paragraph that ends with
+    /// the list's lead-in, or the lead-in sentence alone when the paragraph is too long), then each
+    /// item on a line of its own after `- `, as the article has them; with the line it starts on.
+    /// None when that is longer than `max` characters.
+    fn whole_list(
+        &self,
+        item: &StoredPassage,
+        lead_in: Option<&StoredPassage>,
+        max: usize,
+    ) -> Option<ListQuote> {
         let passages = self.index.section_passages(&item.section_id).ok()?;
         let at = passages.iter().position(|p| p.id == item.id)?;
         let first = passages[..at].iter().rposition(|p| !same_list(item, p)).map_or(0, |i| i + 1);
         let end = passages[at..].iter().position(|p| !same_list(item, p)).map_or(passages.len(), |i| at + i);
-        let mut lines: Vec<String> = item.context.iter().cloned().collect();
-        lines.extend(passages[first..end].iter().map(|p| format!("- {}", p.text.trim())));
-        let block = lines.join("\n");
-        (block.chars().count() <= max).then_some((block, passages[first].line))
+        let items: Vec<String> =
+            passages[first..end].iter().map(|p| format!("- {}", p.text.trim())).collect();
+        let quote = |lead_in: Option<&str>, paragraph: Option<&StoredPassage>| {
+            let text = lead_in.map(str::trim).into_iter().map(String::from).chain(items.iter().cloned());
+            let text = text.collect::<Vec<_>>().join("\n");
+            (text.chars().count() <= max).then(|| ListQuote {
+                text,
+                line: paragraph.map_or(passages[first].line, |p| p.line),
+                item: passages[first].clone(),
+                paragraph: paragraph.map(|p| p.id.clone()),
+            })
+        };
+        if let Some(p) = lead_in {
+            return quote(Some(&p.text), Some(p));
+        }
+        // The paragraph the lead-in ends, whole when it fits; else the lead-in sentence alone.
+        let paragraph = first.checked_sub(1).map(|i| &passages[i]).filter(|p| {
+            p.kind == PassageKind::Paragraph
+                && item.context.as_deref().is_some_and(|c| p.text.trim_end().ends_with(c.trim()))
+        });
+        paragraph.and_then(|p| quote(Some(&p.text), Some(p))).or_else(|| quote(item.context.as_deref(), None))
+    }
+
+    /// For a paragraph that ends by introducing a list ("…it supports repair by:"), the paragraph
+    /// and its list, when they fit in `max` characters.
+    fn paragraph_and_list(&self, paragraph: &StoredPassage, max: usize) -> Option<ListQuote> {
+        let text = paragraph.text.trim_end();
+        if paragraph.kind != PassageKind::Paragraph || !text.ends_with(':') {
+            return None;
+        }
+        let passages = self.index.section_passages(&paragraph.section_id).ok()?;
+        let at = passages.iter().position(|p| p.id == paragraph.id)?;
+        let next = passages.get(at + 1).filter(|n| {
+            n.kind == PassageKind::ListItem && n.context.as_deref().is_some_and(|c| text.ends_with(c.trim()))
+        })?;
+        self.whole_list(next, Some(paragraph), max)
     }
 
     /// Every passage of a section, in order (for "Full section").
@@ -791,6 +832,18 @@ fn write_saved(path: &std::path::Path, saved: &Saved) {
         let _ = std::fs::remove_file(&tmp);
         tracing::debug!(path = %path.display(), "could not save the analysed example questions: {e}");
     }
+}
+
+/// A whole list as one quote.
+struct ListQuote {
+    /// The lead-in and the items, a line each.
+    text: String,
+    /// The line the quote starts on.
+    line: u64,
+    /// One item of the list.
+    item: StoredPassage,
+    /// The paragraph quoted as its lead-in, if one is.
+    paragraph: Option<String>,
 }
 
 /// True when the best passage is a list item and most of what the question matched there lies

@@ -89,7 +89,8 @@ fn summary_requests_use_the_summary_section() {
 
 const LISTS: &str = "---\ntitle: Peel Care\n---\n\n# Peel Care\n\n## After a Peel\n\n\
 Skin is raw for a week after a chemical peel.\n\nA gentle routine after a peel should include:\n\n\
-- Bland cleansers\n- Thick occlusive balms\n- Daily sunscreen\n\n";
+- Bland cleansers\n- Thick occlusive balms\n- Daily sunscreen\n\n\
+## Healing\n\nA peel does not heal overnight. It heals faster with:\n\n- Rest\n- Shade\n\n";
 
 #[test]
 fn a_question_about_a_list_as_a_whole_gets_the_whole_list() {
@@ -115,6 +116,13 @@ fn a_question_about_a_list_as_a_whole_gets_the_whole_list() {
     // A question that two items answer alike does not tell them apart: the list.
     let a = r.answer("bland cleansers or thick balms after a peel?").unwrap();
     assert_eq!(a.excerpt.as_deref(), Some(whole));
+
+    // A paragraph that ends by introducing a list is quoted with the list.
+    let a = r.answer("does a peel heal overnight").unwrap();
+    assert_eq!(
+        a.excerpt.as_deref(),
+        Some("A peel does not heal overnight. It heals faster with:\n- Rest\n- Shade")
+    );
 
     // A list too long for an excerpt is not quoted whole: one item is, with its lead-in apart.
     let ws = Workspace::empty();

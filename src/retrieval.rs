@@ -284,38 +284,53 @@ impl Retriever {
         }
         // Analysing a thousand questions takes tens of milliseconds: spread it over the cores.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
-        let chunk = pointed.len().div_ceil(threads).max(1);
         let this = &self;
-        let analysed: Vec<Analysed> = std::thread::scope(|scope| {
-            let handles: Vec<_> = pointed
-                .chunks(chunk)
-                .map(|part| {
+        let pointed_ref = &pointed;
+        // With each near line, the passage that matches all its words, if one does: such a line
+        // would decline what that passage answers (its distinguishing word was dropped, or the
+        // article covers it after all).
+        type Checked = (Analysed, Option<(String, u64, f32)>);
+        let analysed: Vec<Result<Checked, IndexError>> = std::thread::scope(|scope| {
+            // Thread t takes lines t, t + threads, …: the near lines, which cost more, sit together
+            // at the end of the file.
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
                     scope.spawn(move || {
                         let stats = CachedStats {
                             index: IndexStats(&this.index),
                             doc_freq: Default::default(),
                             known: Default::default(),
                         };
-                        part.iter().map(|(c, _)| this.analyse_with(&c.q, &stats)).collect::<Vec<_>>()
+                        let check = |(c, at): &(&Case, Vec<usize>)| -> Result<Checked, IndexError> {
+                            let analysed = this.analyse_with(&c.q, &stats);
+                            if !at.is_empty() {
+                                return Ok((analysed, None));
+                            }
+                            let (ranked, _) = this.rank(&analysed)?;
+                            let answered =
+                                ranked.first().filter(|r| r.confidence >= NEAR_ANSWERED).map(|r| {
+                                    (r.hit.passage.article_path.clone(), r.hit.passage.line, r.confidence)
+                                });
+                            Ok((analysed, answered))
+                        };
+                        pointed_ref.iter().skip(t).step_by(threads).map(check).collect::<Vec<_>>()
                     })
                 })
                 .collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+            let mut parts: Vec<std::vec::IntoIter<_>> =
+                handles.into_iter().map(|h| h.join().unwrap_or_default().into_iter()).collect();
+            (0..pointed_ref.len()).map_while(|i| parts[i % threads].next()).collect()
         });
         let mut items = Vec::with_capacity(pointed.len());
-        for ((case, at), analysed) in pointed.iter().zip(analysed) {
-            // A near line whose words one passage matches in full would decline what that passage
-            // answers (its distinguishing word was dropped, or the article covers it after all).
-            if at.is_empty() {
-                let (ranked, _) = self.rank(&analysed)?;
-                if let Some(best) = ranked.first().filter(|r| r.confidence >= NEAR_ANSWERED) {
-                    problems.push(format!(
-                        "example {:?} is marked near, but the passage at {}:{} matches all its words \
-                         (confidence {:.2}); left out",
-                        case.q, best.hit.passage.article_path, best.hit.passage.line, best.confidence
-                    ));
-                    continue;
-                }
+        for ((case, at), checked) in pointed.iter().zip(analysed) {
+            let (analysed, answered) = checked?;
+            if let Some((path, line, confidence)) = answered {
+                problems.push(format!(
+                    "example {:?} is marked near, but the passage at {path}:{line} matches all its words \
+                     (confidence {confidence:.2}); left out",
+                    case.q
+                ));
+                continue;
             }
             let ids: Vec<String> = at.iter().map(|&i| passages[i].1.id.clone()).collect();
             for &i in at {

@@ -212,8 +212,10 @@ pub fn report(outcomes: &[Outcome]) -> Report {
 /// True when every sentence and table cell of `excerpt` occurs in `corpus_text` (both normalised).
 pub fn is_verbatim(excerpt: &str, corpus_text: &str) -> bool {
     let corpus = normalise(corpus_text);
-    crate::corpus::sentence_spans(excerpt).into_iter().all(|(s, e)| {
-        let sentence = &excerpt[s..e];
+    let sentences = excerpt
+        .lines()
+        .flat_map(|line| crate::corpus::sentence_spans(line).into_iter().map(move |(s, e)| &line[s..e]));
+    sentences.into_iter().all(|sentence| {
         corpus.contains(&normalise(sentence))
             || sentence.split("; ").all(|cell| {
                 corpus.contains(&normalise(cell))
@@ -272,5 +274,11 @@ mod tests {
         assert!(is_verbatim("Ingredient: Collagen; Best Use Case: Dry, sensitive skin", corpus));
         assert!(is_verbatim("Collagen is a protein.", corpus));
         assert!(!is_verbatim("Collagen is a miracle.", corpus));
+        // A quoted list or table: each line on its own.
+        assert!(is_verbatim(
+            "Ingredient: Collagen; Best Use Case: Dry, sensitive skin\nCollagen is a protein.",
+            corpus
+        ));
+        assert!(!is_verbatim("Ingredient: Collagen\nIngredient: Retinol", corpus));
     }
 }

@@ -757,9 +757,10 @@ impl Retriever {
         }
     }
 
-    /// The list `item` belongs to, quoted whole: `lead_in` (by default the paragraph that ends with
+    /// The list (or table) `item` belongs to, quoted whole: `lead_in` (by default the paragraph that ends with
     /// the list's lead-in, or the lead-in sentence alone when the paragraph is too long), then each
-    /// item on a line of its own after `- `, as the article has them; with the line it starts on.
+    /// item on a line of its own after `- ` (each row on a line of its own), as the article has
+    /// them; with the line it starts on.
     /// None when that is longer than `max` characters.
     fn whole_list(
         &self,
@@ -771,8 +772,13 @@ impl Retriever {
         let at = passages.iter().position(|p| p.id == item.id)?;
         let first = passages[..at].iter().rposition(|p| !same_list(item, p)).map_or(0, |i| i + 1);
         let end = passages[at..].iter().position(|p| !same_list(item, p)).map_or(passages.len(), |i| at + i);
-        let items: Vec<String> =
-            passages[first..end].iter().map(|p| format!("- {}", p.text.trim())).collect();
+        let items: Vec<String> = passages[first..end]
+            .iter()
+            .map(|p| match p.kind {
+                PassageKind::TableRow => p.text.trim().to_string(),
+                _ => format!("- {}", p.text.trim()),
+            })
+            .collect();
         let quote = |lead_in: Option<&str>, paragraph: Option<&StoredPassage>| {
             let text = lead_in.map(str::trim).into_iter().map(String::from).chain(items.iter().cloned());
             let text = text.collect::<Vec<_>>().join("\n");
@@ -794,17 +800,22 @@ impl Retriever {
         paragraph.and_then(|p| quote(Some(&p.text), Some(p))).or_else(|| quote(item.context.as_deref(), None))
     }
 
-    /// For a paragraph that ends by introducing a list ("…it supports repair by:"), the paragraph
-    /// and its list, when they fit in `max` characters.
+    /// For a paragraph that introduces a list ("…it supports repair by:") or a table (its rows'
+    /// lead-in), the paragraph and the list or table, when they fit in `max` characters.
     fn paragraph_and_list(&self, paragraph: &StoredPassage, max: usize) -> Option<ListQuote> {
         let text = paragraph.text.trim_end();
-        if paragraph.kind != PassageKind::Paragraph || !text.ends_with(':') {
+        if paragraph.kind != PassageKind::Paragraph {
             return None;
         }
         let passages = self.index.section_passages(&paragraph.section_id).ok()?;
         let at = passages.iter().position(|p| p.id == paragraph.id)?;
         let next = passages.get(at + 1).filter(|n| {
-            n.kind == PassageKind::ListItem && n.context.as_deref().is_some_and(|c| text.ends_with(c.trim()))
+            let introduced = match n.kind {
+                PassageKind::ListItem => text.ends_with(':'),
+                PassageKind::TableRow => true,
+                PassageKind::Paragraph => false,
+            };
+            introduced && n.context.as_deref().is_some_and(|c| text.ends_with(c.trim()))
         })?;
         self.whole_list(next, Some(paragraph), max)
     }
@@ -849,7 +860,7 @@ fn write_saved(path: &std::path::Path, saved: &Saved) {
     }
 }
 
-/// A whole list as one quote.
+/// A whole list or table as one quote.
 struct ListQuote {
     /// The lead-in and the items, a line each.
     text: String,
@@ -861,10 +872,10 @@ struct ListQuote {
     paragraph: Option<String>,
 }
 
-/// True when the best passage is a list item and most of what the question matched there lies
+/// True when the best passage is a list item (or table row) and most of what the question matched there lies
 /// outside the item's own words (in the list's lead-in or heading): the question asks for the list.
 fn asks_for_list(analysed: &Analysed, best: &Ranked) -> bool {
-    if best.hit.passage.kind != PassageKind::ListItem {
+    if !matches!(best.hit.passage.kind, PassageKind::ListItem | PassageKind::TableRow) {
         return false;
     }
     let (mut own, mut all) = (0.0, 0.0);
@@ -887,11 +898,12 @@ fn sibling_close(ranked: &[Ranked]) -> bool {
     rest.iter().any(|r| same_list(&best.hit.passage, &r.hit.passage) && r.rank >= best.rank - SIBLING_MARGIN)
 }
 
-/// True when `a` and `b` are list items of one section with the same lead-in: as a rule, items of
-/// one list. ([`Retriever::whole_list`] also requires them to be consecutive.)
+/// True when `a` and `b` are both list items, or both table rows, of one section with the same
+/// lead-in: as a rule, of one list or table. ([`Retriever::whole_list`] also requires them to be
+/// consecutive.)
 fn same_list(a: &StoredPassage, b: &StoredPassage) -> bool {
-    a.kind == PassageKind::ListItem
-        && b.kind == PassageKind::ListItem
+    matches!(a.kind, PassageKind::ListItem | PassageKind::TableRow)
+        && b.kind == a.kind
         && a.section_id == b.section_id
         && a.context == b.context
 }

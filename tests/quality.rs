@@ -134,6 +134,25 @@ fn a_question_about_a_list_as_a_whole_gets_the_whole_list() {
     assert_eq!(a.context.as_deref(), Some("A gentle routine after a peel should include:"));
 }
 
+const TABLE: &str = "---\ntitle: Actives\n---\n\n# Actives\n\n## Compared\n\n\
+The table below compares three actives.\n\n| Active | Job |\n| --- | --- |\n\
+| Niacinamide | Calms blotches |\n| Retinol | Speeds turnover |\n| Azelaic acid | Fades marks |\n";
+
+#[test]
+fn a_question_about_a_table_as_a_whole_gets_the_whole_table() {
+    let ws = Workspace::empty();
+    ws.write("corpus/actives.md", TABLE);
+    let (r, _) = ws.open();
+    let whole = "The table below compares three actives.\nActive: Niacinamide; Job: Calms blotches\n\
+                 Active: Retinol; Job: Speeds turnover\nActive: Azelaic acid; Job: Fades marks";
+    let a = r.answer("how do the three actives compare").unwrap();
+    assert_eq!(a.excerpt.as_deref(), Some(whole));
+    assert!(citebot::eval::is_verbatim(whole, &TABLE.replace('|', " ")));
+    // One row named: that row.
+    let a = r.answer("what does retinol do").unwrap();
+    assert_eq!(a.excerpt.as_deref(), Some("Active: Retinol; Job: Speeds turnover"));
+}
+
 #[test]
 fn definition_questions_prefer_the_defining_sentence() {
     let ws = workspace("");

@@ -786,6 +786,7 @@ pub fn is_generic(word: &str) -> bool {
 }
 
 const FILLER: &[&str] = &[
+    "absolutely",
     "abt",
     "actually",
     "afaik",
@@ -820,13 +821,16 @@ const FILLER: &[&str] = &[
     "everyone",
     "everything",
     "explain",
+    "extremely",
     "fr",
+    "freaking",
     "gonna",
     "gotta",
     "guys",
     "hadnt",
     "hasnt",
     "havent",
+    "hella",
     "hello",
     "hey",
     "hi",
@@ -840,6 +844,7 @@ const FILLER: &[&str] = &[
     "idk",
     "iirc",
     "imo",
+    "insanely",
     "isnt",
     "ive",
     "kinda",
@@ -852,6 +857,7 @@ const FILLER: &[&str] = &[
     "lol",
     "lowkey",
     "may",
+    "mega",
     "might",
     "must",
     "nah",
@@ -881,6 +887,7 @@ const FILLER: &[&str] = &[
     "sorta",
     "srsly",
     "still",
+    "super",
     "tbh",
     "tell",
     "tf",
@@ -1050,6 +1057,8 @@ const GENERIC: &[&str] = &[
     "possible",
     "probably",
     "problem",
+    "product",
+    "products",
     "properly",
     "proven",
     "purpose",
@@ -1186,9 +1195,12 @@ mod tests {
     #[test]
     fn chat_slang_and_prepositions_are_not_topics() {
         let s = stats(&[("collagen", 40), ("absorb", 2)]);
-        let a = plain("wait if collagen cant get absorbed onto skin then how tf does it work smh", &s);
+        let a = plain(
+            "wait if collagen cant get super absorbed onto skin then how tf does it freaking work smh",
+            &s,
+        );
         let words: Vec<_> = a.groups.iter().map(|g| g.words.as_str()).collect();
-        assert!(!words.iter().any(|w| ["onto", "tf", "smh"].contains(w)), "{words:?}");
+        assert!(!words.iter().any(|w| ["onto", "tf", "smh", "super", "freaking"].contains(w)), "{words:?}");
     }
 
     #[test]

@@ -91,9 +91,10 @@ const EXAMPLE_CANDIDATE_FLOOR: f32 = 0.1;
 const QUANTITY_FACTOR: f32 = 0.3;
 /// Example questions that point nowhere are listed one by one up to this many lines.
 const MAX_EXAMPLE_PROBLEMS: usize = 5;
-/// Below this share of the matched weight in a list item's own words, the whole list is quoted.
+/// Below this share of the matched weight in a list item's (or table row's) own words, the whole
+/// list (or table) is quoted.
 const LIST_SHARE: f32 = 0.5;
-/// A list item ranked within this of the best, in the same list, makes the whole list the answer.
+/// An item ranked within this of the best, in the same list or table, makes all of it the answer.
 const SIBLING_MARGIN: f32 = 0.2;
 /// A near example that a passage covers this well is left out (it would decline that passage's
 /// questions).
@@ -658,9 +659,8 @@ impl Retriever {
             })
         };
 
-        // A question about a list as a whole, or one that does not tell its items apart, is
-        // answered with the whole list.
-        // A paragraph that introduces a list is quoted with it.
+        // A question about a list (or table) as a whole, or one that does not tell its items
+        // apart, is answered with all of it; so is one answered by the paragraph introducing it.
         let list = ranked.first().filter(|_| answered).and_then(|r| {
             if asks_for_list(analysed, r) || sibling_close(&ranked) {
                 self.whole_list(&r.hit.passage, None, max)
@@ -757,11 +757,11 @@ impl Retriever {
         }
     }
 
-    /// The list (or table) `item` belongs to, quoted whole: `lead_in` (by default the paragraph that ends with
-    /// the list's lead-in, or the lead-in sentence alone when the paragraph is too long), then each
-    /// item on a line of its own after `- ` (each row on a line of its own), as the article has
-    /// them; with the line it starts on.
-    /// None when that is longer than `max` characters.
+    /// The list (or table) `item` belongs to, quoted whole: `lead_in` (by default the paragraph
+    /// that ends with the list's lead-in, or the lead-in sentence alone when the paragraph is too
+    /// long), then each item on a line of its own after `- ` (each row on a line of its own), as
+    /// the article has them; with the line it starts on. None when that is longer than `max`
+    /// characters.
     fn whole_list(
         &self,
         item: &StoredPassage,
@@ -866,14 +866,15 @@ struct ListQuote {
     text: String,
     /// The line the quote starts on.
     line: u64,
-    /// One item of the list.
+    /// One item (or row) of it.
     item: StoredPassage,
     /// The paragraph quoted as its lead-in, if one is.
     paragraph: Option<String>,
 }
 
-/// True when the best passage is a list item (or table row) and most of what the question matched there lies
-/// outside the item's own words (in the list's lead-in or heading): the question asks for the list.
+/// True when the best passage is a list item (or table row) and most of what the question matched
+/// there lies outside the item's own words (in the lead-in or heading): the question asks for the
+/// whole list.
 fn asks_for_list(analysed: &Analysed, best: &Ranked) -> bool {
     if !matches!(best.hit.passage.kind, PassageKind::ListItem | PassageKind::TableRow) {
         return false;

@@ -28,17 +28,14 @@ pub struct Concept {
 pub struct Example {
     /// The question as written.
     pub question: String,
-    /// Every term of every alternative of every concept, sorted and unique.
-    pub terms: Vec<String>,
-    /// The terms of its words as written, their synonym rules and word families: `terms` less
-    /// spelling corrections and WordNet synonyms. Sorted and unique.
+    /// The terms of its words as written, their synonym rules and word families: its concepts'
+    /// terms less spelling corrections and WordNet synonyms. Sorted and unique.
     pub exact_terms: Vec<String>,
     /// Its concepts.
     pub concepts: Vec<Concept>,
     /// Ids of the passages it points to; none for a question the corpus is known not to answer.
     pub passages: Vec<String>,
     /// True when it asks for an amount or a time ("how long…", "what percentage…").
-    #[serde(default)]
     pub asks_quantity: bool,
 }
 
@@ -107,7 +104,7 @@ pub struct Examples {
     items: Vec<Example>,
     /// Term → number.
     ids: HashMap<String, u32>,
-    /// Per example: its term numbers, sorted.
+    /// Per example: the numbers of every term of its concepts, sorted.
     terms: Vec<Vec<u32>>,
     /// Per example: the numbers of its exact terms, sorted.
     exact: Vec<Vec<u32>>,
@@ -135,7 +132,13 @@ impl Examples {
         let mut exact = Vec::with_capacity(self.items.len());
         let mut concepts = Vec::with_capacity(self.items.len());
         for ex in &self.items {
-            let mut own: Vec<u32> = ex.terms.iter().map(&mut id_of).collect();
+            // Numbered in sorted order, so that the numbering (and the order sums run in) does not
+            // depend on the order of the concepts.
+            let mut words: Vec<&String> =
+                ex.concepts.iter().flat_map(|c| c.alternatives.iter().flatten()).collect();
+            words.sort();
+            words.dedup();
+            let mut own: Vec<u32> = words.into_iter().map(&mut id_of).collect();
             own.sort_unstable();
             own.dedup();
             terms.push(own);
@@ -293,8 +296,7 @@ mod tests {
         terms.sort();
         Example {
             question: question.into(),
-            exact_terms: terms.clone(),
-            terms,
+            exact_terms: terms,
             concepts: concepts
                 .iter()
                 .map(|(t, w)| Concept { weight: *w, alternatives: vec![vec![t.to_string()]] })
@@ -305,6 +307,15 @@ mod tests {
     }
 
     fn similar<'a>(examples: &'a Examples, question: &[(&str, f32)]) -> Similarities<'a> {
+        similar_asking(examples, question, false)
+    }
+
+    /// [`similar`] for a question that does (or does not) ask for an amount or a time.
+    fn similar_asking<'a>(
+        examples: &'a Examples,
+        question: &[(&str, f32)],
+        quantity: bool,
+    ) -> Similarities<'a> {
         let terms: Vec<Vec<String>> = question.iter().map(|(t, _)| vec![t.to_string()]).collect();
         let concepts: Vec<QueryConcept> = question
             .iter()
@@ -314,7 +325,7 @@ mod tests {
                 alternatives: vec![QueryAlternative { terms: t.as_slice(), credit: 1.0, guess: false }],
             })
             .collect();
-        examples.similar(&concepts, false, |_| 1.0)
+        examples.similar(&concepts, quantity, |_| 1.0)
     }
 
     #[test]
@@ -397,12 +408,7 @@ mod tests {
         let examples = Examples::new(vec![how_long]);
         let s = similar(&examples, &[("sting", 3.0)]);
         assert!((s.passages["p1"].similarity - OTHER_INTENT).abs() < 1e-6, "{:?}", s.passages["p1"]);
-        let terms = [vec!["sting".to_string()]];
-        let concepts = [QueryConcept {
-            weight: 3.0,
-            alternatives: vec![QueryAlternative { terms: &terms[0], credit: 1.0, guess: false }],
-        }];
-        let s = examples.similar(&concepts, true, |_| 1.0);
+        let s = similar_asking(&examples, &[("sting", 3.0)], true);
         assert!(
             (s.passages["p1"].similarity - 1.0).abs() < 1e-6,
             "both ask how long: {:?}",

@@ -343,9 +343,6 @@ impl Retriever {
                 .iter()
                 .map(|g| Concept { weight: g.weight, alternatives: alternative_terms(g) })
                 .collect();
-            let mut terms: Vec<String> = concepts.iter().flat_map(|c| c.alternatives.concat()).collect();
-            terms.sort();
-            terms.dedup();
             let mut exact_terms: Vec<String> = analysed
                 .groups
                 .iter()
@@ -360,7 +357,6 @@ impl Retriever {
             exact_terms.dedup();
             items.push(Example {
                 question: case.q.clone(),
-                terms,
                 exact_terms,
                 concepts,
                 passages: ids,
@@ -662,17 +658,31 @@ impl Retriever {
         // A question about a list (or table) as a whole, or one that does not tell its items
         // apart, is answered with all of it; so is one answered by the paragraph introducing it.
         let list = ranked.first().filter(|_| answered).and_then(|r| {
-            if asks_for_list(analysed, r) || sibling_close(&ranked) {
-                self.whole_list(&r.hit.passage, None, max)
-            } else {
-                self.paragraph_and_list(&r.hit.passage, max)
+            let best = &r.hit.passage;
+            let whole = asks_for_list(analysed, r) || sibling_close(&ranked);
+            if !whole && best.kind != PassageKind::Paragraph {
+                return None;
             }
+            let section = self.index.section_passages(&best.section_id).ok()?;
+            let at = section.iter().position(|p| p.id == best.id)?;
+            if whole { whole_list(&section, at, None, max) } else { paragraph_and_list(&section, at, max) }
         });
         let in_list = |p: &StoredPassage| {
             list.as_ref()
                 .is_some_and(|l| same_list(&l.item, p) || l.paragraph.as_deref() == Some(p.id.as_str()))
         };
 
+        let alternative = |r: &Ranked| {
+            let p = &r.hit.passage;
+            AltAnswer {
+                excerpt: answer::excerpt(&p.text, max, is_match(&p.text)).text,
+                section: p.heading_path.clone(),
+                confidence: round(r.confidence as f64),
+                passage_id: p.id.clone(),
+                section_id: p.section_id.clone(),
+                source: self.source_of(p),
+            }
+        };
         let mut alternatives = Vec::new();
         let mut seen_sections = HashSet::new();
         let skip = usize::from(answered);
@@ -691,32 +701,12 @@ impl Retriever {
             if r.confidence <= 0.0 || in_list(p) {
                 continue;
             }
-            let ex = answer::excerpt(&p.text, max, is_match(&p.text));
-            alternatives.push(AltAnswer {
-                excerpt: ex.text,
-                section: p.heading_path.clone(),
-                confidence: round(r.confidence as f64),
-                passage_id: p.id.clone(),
-                section_id: p.section_id.clone(),
-                source: self.source_of(p),
-            });
+            alternatives.push(alternative(r));
         }
         if !answered {
             // The nearest section comes first among the alternatives.
             if let Some(first) = ranked.first().filter(|r| r.confidence > 0.0) {
-                let p = &first.hit.passage;
-                let ex = answer::excerpt(&p.text, max, is_match(&p.text));
-                alternatives.insert(
-                    0,
-                    AltAnswer {
-                        excerpt: ex.text,
-                        section: p.heading_path.clone(),
-                        confidence: round(first.confidence as f64),
-                        passage_id: p.id.clone(),
-                        section_id: p.section_id.clone(),
-                        source: self.source_of(p),
-                    },
-                );
+                alternatives.insert(0, alternative(first));
                 alternatives.truncate(self.settings.alternatives);
             }
         }
@@ -755,69 +745,6 @@ impl Retriever {
                 .and_then(|i| self.examples.get(i))
                 .map(|e| e.question.clone()),
         }
-    }
-
-    /// The list (or table) `item` belongs to, quoted whole: `lead_in` (by default the paragraph
-    /// that ends with the list's lead-in, or the lead-in sentence alone when the paragraph is too
-    /// long), then each item on a line of its own after `- ` (each row on a line of its own), as
-    /// the article has them; with the line it starts on. None when that is longer than `max`
-    /// characters.
-    fn whole_list(
-        &self,
-        item: &StoredPassage,
-        lead_in: Option<&StoredPassage>,
-        max: usize,
-    ) -> Option<ListQuote> {
-        let passages = self.index.section_passages(&item.section_id).ok()?;
-        let at = passages.iter().position(|p| p.id == item.id)?;
-        let first = passages[..at].iter().rposition(|p| !same_list(item, p)).map_or(0, |i| i + 1);
-        let end = passages[at..].iter().position(|p| !same_list(item, p)).map_or(passages.len(), |i| at + i);
-        let items: Vec<String> = passages[first..end]
-            .iter()
-            .map(|p| match p.kind {
-                PassageKind::TableRow => p.text.trim().to_string(),
-                _ => format!("- {}", p.text.trim()),
-            })
-            .collect();
-        let quote = |lead_in: Option<&str>, paragraph: Option<&StoredPassage>| {
-            let text = lead_in.map(str::trim).into_iter().map(String::from).chain(items.iter().cloned());
-            let text = text.collect::<Vec<_>>().join("\n");
-            (text.chars().count() <= max).then(|| ListQuote {
-                text,
-                line: paragraph.map_or(passages[first].line, |p| p.line),
-                item: passages[first].clone(),
-                paragraph: paragraph.map(|p| p.id.clone()),
-            })
-        };
-        if let Some(p) = lead_in {
-            return quote(Some(&p.text), Some(p));
-        }
-        // The paragraph the lead-in ends, whole when it fits; else the lead-in sentence alone.
-        let paragraph = first.checked_sub(1).map(|i| &passages[i]).filter(|p| {
-            p.kind == PassageKind::Paragraph
-                && item.context.as_deref().is_some_and(|c| p.text.trim_end().ends_with(c.trim()))
-        });
-        paragraph.and_then(|p| quote(Some(&p.text), Some(p))).or_else(|| quote(item.context.as_deref(), None))
-    }
-
-    /// For a paragraph that introduces a list ("…it supports repair by:") or a table (its rows'
-    /// lead-in), the paragraph and the list or table, when they fit in `max` characters.
-    fn paragraph_and_list(&self, paragraph: &StoredPassage, max: usize) -> Option<ListQuote> {
-        let text = paragraph.text.trim_end();
-        if paragraph.kind != PassageKind::Paragraph {
-            return None;
-        }
-        let passages = self.index.section_passages(&paragraph.section_id).ok()?;
-        let at = passages.iter().position(|p| p.id == paragraph.id)?;
-        let next = passages.get(at + 1).filter(|n| {
-            let introduced = match n.kind {
-                PassageKind::ListItem => text.ends_with(':'),
-                PassageKind::TableRow => true,
-                PassageKind::Paragraph => false,
-            };
-            introduced && n.context.as_deref().is_some_and(|c| text.ends_with(c.trim()))
-        })?;
-        self.whole_list(next, Some(paragraph), max)
     }
 
     /// Every passage of a section, in order (for "Full section").
@@ -860,6 +787,63 @@ fn write_saved(path: &std::path::Path, saved: &Saved) {
     }
 }
 
+/// The list (or table) that `section[at]` belongs to, quoted whole: `lead_in` (by default the
+/// paragraph that ends with the list's lead-in, or the lead-in sentence alone when the paragraph is
+/// too long), then each item on a line of its own after `- ` (each row on a line of its own), as
+/// the article has them; with the line it starts on. None when that is longer than `max`
+/// characters.
+fn whole_list(
+    section: &[StoredPassage],
+    at: usize,
+    lead_in: Option<&StoredPassage>,
+    max: usize,
+) -> Option<ListQuote> {
+    let item = &section[at];
+    let first = section[..at].iter().rposition(|p| !same_list(item, p)).map_or(0, |i| i + 1);
+    let end = section[at..].iter().position(|p| !same_list(item, p)).map_or(section.len(), |i| at + i);
+    let items = section[first..end].iter().map(|p| match p.kind {
+        PassageKind::TableRow => p.text.trim().to_string(),
+        _ => format!("- {}", p.text.trim()),
+    });
+    // `paragraph` is the lead-in quoted whole; without it, the lead-in sentence.
+    let quote = |paragraph: Option<&StoredPassage>| {
+        let lead = paragraph.map(|p| p.text.as_str()).or(item.context.as_deref());
+        let text = lead.map(|l| l.trim().to_string()).into_iter().chain(items.clone()).collect::<Vec<_>>();
+        let text = text.join("\n");
+        (text.chars().count() <= max).then(|| ListQuote {
+            text,
+            line: paragraph.map_or(section[first].line, |p| p.line),
+            item: section[first].clone(),
+            paragraph: paragraph.map(|p| p.id.clone()),
+        })
+    };
+    if lead_in.is_some() {
+        return quote(lead_in);
+    }
+    let paragraph = first.checked_sub(1).map(|i| &section[i]).filter(|p| {
+        p.kind == PassageKind::Paragraph
+            && item.context.as_deref().is_some_and(|c| p.text.trim_end().ends_with(c.trim()))
+    });
+    paragraph.and_then(|p| quote(Some(p))).or_else(|| quote(None))
+}
+
+/// For a paragraph (`section[at]`) that introduces a list ("…it supports repair by:") or a table
+/// (its rows' lead-in), the paragraph and the list or table, when they fit in `max` characters.
+fn paragraph_and_list(section: &[StoredPassage], at: usize, max: usize) -> Option<ListQuote> {
+    let paragraph = &section[at];
+    let text = paragraph.text.trim_end();
+    let next = section.get(at + 1)?;
+    let introduced = match next.kind {
+        PassageKind::ListItem => text.ends_with(':'),
+        PassageKind::TableRow => true,
+        PassageKind::Paragraph => false,
+    };
+    if !introduced || !next.context.as_deref().is_some_and(|c| text.ends_with(c.trim())) {
+        return None;
+    }
+    whole_list(section, at + 1, Some(paragraph), max)
+}
+
 /// A whole list or table as one quote.
 struct ListQuote {
     /// The lead-in and the items, a line each.
@@ -900,7 +884,7 @@ fn sibling_close(ranked: &[Ranked]) -> bool {
 }
 
 /// True when `a` and `b` are both list items, or both table rows, of one section with the same
-/// lead-in: as a rule, of one list or table. ([`Retriever::whole_list`] also requires them to be
+/// lead-in: as a rule, of one list or table. ([`whole_list`] also requires them to be
 /// consecutive.)
 fn same_list(a: &StoredPassage, b: &StoredPassage) -> bool {
     matches!(a.kind, PassageKind::ListItem | PassageKind::TableRow)

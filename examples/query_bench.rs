@@ -5,14 +5,16 @@
 //! query_bench export CORPUS_DIR OUT.jsonl        passages as JSONL, for the other engines
 //! query_bench build  CORPUS_DIR INDEX_DIR        load + index build time, index size
 //! query_bench query  INDEX_DIR QUESTIONS [--mode retrieve|answer|analyse] [--k 10] [--rounds 3]
-//!                    [--threads 2] [--dump LATENCIES.jsonl]
+//!                    [--threads 2] [--dump LATENCIES.jsonl] [--model MODEL_DIR]
 //! ```
 //!
 //! `query` opens the built index the way `citebot ask` does, answers every question once untimed
 //! (warm-up), then times each question `--rounds` times on one thread (p50/p90/p99/mean, queries per
 //! second), then runs the same questions on `--threads` threads for throughput. `--mode analyse`
 //! times the question analysis alone (the part of `retrieve` before the index is searched);
-//! `--dump` writes each question's fastest time, to find the slow ones. QUESTIONS is a JSONL
+//! `--dump` writes each question's fastest time, to find the slow ones. `--model` adds the
+//! semantic stage (question embedding, meaning scores) with the vectors saved in the index, or
+//! made now when there are none. QUESTIONS is a JSONL
 //! file with `q` (and optionally `article`, the file a question was drawn from, for a rough top-k hit
 //! rate) or a plain text file with one question a line. Timing only: nothing here is asserted.
 
@@ -147,6 +149,7 @@ fn query(index_dir: &Path, questions_file: &Path, options: &[String]) -> Result<
     let mut mode = Mode::Retrieve;
     let (mut k, mut rounds, mut threads) = (10usize, 3usize, 2usize);
     let mut dump = None;
+    let mut model_dir: Option<PathBuf> = None;
     let mut it = options.iter();
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -155,6 +158,7 @@ fn query(index_dir: &Path, questions_file: &Path, options: &[String]) -> Result<
             "--mode" if value == "answer" => mode = Mode::Answer,
             "--mode" if value == "analyse" => mode = Mode::Analyse,
             "--dump" => dump = Some(PathBuf::from(value)),
+            "--model" => model_dir = Some(PathBuf::from(value)),
             "--k" => k = value.parse()?,
             "--rounds" => rounds = value.parse()?,
             "--threads" => threads = value.parse()?,
@@ -166,7 +170,27 @@ fn query(index_dir: &Path, questions_file: &Path, options: &[String]) -> Result<
     let started = Instant::now();
     let config = Config::load(Path::new(""), false)?;
     let index = SearchIndex::open(index_dir)?;
+    let mut semantic = None;
+    if let Some(dir) = &model_dir {
+        let model = citebot::semantic::shared(dir)?.ok_or("no model in --model")?;
+        let saved =
+            index.location().and_then(|l| citebot::semantic::Semantic::load(l, &model, index.num_passages()));
+        semantic = Some(match saved {
+            Some(s) => s,
+            None => {
+                let (s, _) = citebot::semantic::vectors_for(&index, &model, None, &|_, _| {})?;
+                if let Some(l) = index.location() {
+                    s.save(l)?;
+                }
+                s
+            }
+        });
+    }
     let retriever = Retriever::new(index, Synonyms::default(), config.retrieval_settings());
+    let retriever = match semantic {
+        Some(s) => retriever.with_semantic(s),
+        None => retriever,
+    };
     let open_s = started.elapsed().as_secs_f64();
     let rss_after_open = current_rss_kib();
 

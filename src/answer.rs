@@ -97,6 +97,24 @@ pub struct Answer {
     /// The example question whose similarity gave the answer its confidence, when that was
     /// higher than the passage's own match.
     pub like_question: Option<String>,
+    /// What the confidence of the best passage is made of.
+    pub signals: Signals,
+}
+
+/// The parts of the best passage's confidence, for `--explain` and the JSON output.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Signals {
+    /// The share of the question's weight its words match (coverage).
+    pub words: f64,
+    /// Its meaning score (the cosine of question and passage, blended with its section's); None
+    /// when the semantic stage is off.
+    pub meaning: Option<f64>,
+    /// The share of the confidence that came from meaning (0 with the stage off).
+    pub meaning_share: f64,
+    /// The similarity of the example question that lifted the confidence, if one did.
+    pub example: Option<f64>,
+    /// The threshold the confidence was compared with.
+    pub threshold: f64,
 }
 
 /// An excerpt cut from a passage.

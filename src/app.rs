@@ -10,8 +10,10 @@ use crate::corpus::{self, Corpus};
 use crate::eval::{self, Case};
 use crate::index::{IndexError, SearchIndex};
 use crate::retrieval::Retriever;
+use crate::semantic::{self, Model, ModelError, Semantic, StageError, VectorStats};
 use crate::synonyms::Synonyms;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The shipped article and synonyms, compiled in.
 pub const EMBEDDED_ARTICLE: (&str, &str) =
@@ -35,6 +37,22 @@ pub enum StartError {
     /// The index could not be built or opened.
     #[error("the index could not be built: {0}")]
     Index(#[from] IndexError),
+    /// The sentence model is there but cannot be used.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The passage vectors could not be written.
+    #[error("the index could not be built: {0}")]
+    Vectors(String),
+}
+
+impl From<StageError> for StartError {
+    fn from(e: StageError) -> Self {
+        match e {
+            StageError::Index(e) => StartError::Index(e),
+            StageError::Model(e) => StartError::Model(e),
+            other => StartError::Vectors(other.to_string()),
+        }
+    }
 }
 
 /// What start-up did, for a one-line summary.
@@ -48,6 +66,12 @@ pub struct Loaded {
     pub warnings: Vec<String>,
     /// True when the built-in article is served because the corpus directory is absent.
     pub embedded: bool,
+    /// The semantic stage: None when no model is configured or present (words alone).
+    pub semantic: Option<VectorStats>,
+    /// Where the model was looked for, when none was found there.
+    pub model_missing: Option<PathBuf>,
+    /// How the decline threshold was placed, when it was placed per corpus.
+    pub calibration: Option<crate::calibration::Calibration>,
 }
 
 /// Whether to rebuild the index regardless of its fingerprint.
@@ -73,15 +97,26 @@ pub fn open_with_progress(
     let mut loaded = Loaded::default();
     let synonyms = load_synonyms(config, &mut loaded);
     let settings = config.retrieval_settings();
+    let model = load_model(config, &mut loaded)?;
 
     if !config.corpus.dir.exists() && config.corpus.dir == Path::new("corpus") {
         tracing::info!("no corpus/ directory here; answering from the built-in article");
         loaded.embedded = true;
         let corpus = embedded_corpus();
         let index = SearchIndex::build_in_ram(&corpus)?;
+        let semantic = match &model {
+            Some(m) => Some(embed(&index, m, None, &mut loaded, progress)?),
+            None => None,
+        };
         let (cases, warnings) = parse_examples("built-in examples", EMBEDDED_EXAMPLES);
-        let retriever =
-            with_examples(Retriever::new(index, synonyms, settings), &cases, None, warnings, &mut loaded)?;
+        let retriever = assemble(
+            Retriever::new(index, synonyms, settings),
+            semantic,
+            &cases,
+            None,
+            warnings,
+            &mut loaded,
+        )?;
         return Ok((retriever, loaded));
     }
 
@@ -101,23 +136,104 @@ pub fn open_with_progress(
         Some(reason) => Err(reason),
         None => SearchIndex::open(dir).map_err(|e| format!("the index could not be opened ({e})")),
     };
-    let index = match opened {
-        Ok(index) => index,
+    let (index, semantic) = match opened {
+        Ok(index) => {
+            let semantic = match &model {
+                Some(m) => Some(current_vectors(&index, m, &mut loaded, progress)?),
+                None => None,
+            };
+            (index, semantic)
+        }
         Err(reason) => {
             let corpus = load_corpus(config, &mut loaded)?;
-            build(&corpus, dir, reason, &mut loaded, progress)?
+            build(&corpus, dir, reason, model.as_ref(), &mut loaded, progress)?
         }
     };
     let (cases, warnings) = examples_file(&config.corpus.examples);
     let cache = examples_cache(config);
-    let retriever = with_examples(
+    let retriever = assemble(
         Retriever::new(index, synonyms, settings),
+        semantic,
         &cases,
         Some(&cache),
         warnings,
         &mut loaded,
     )?;
     Ok((retriever, loaded))
+}
+
+/// The sentence model of `[semantic] model_dir`, loaded once per process; None (and a note in
+/// `loaded`) when there is none.
+fn load_model(config: &Config, loaded: &mut Loaded) -> Result<Option<Arc<Model>>, StartError> {
+    let dir = &config.semantic.model_dir;
+    let model = semantic::shared(dir)?;
+    if model.is_none() && !dir.as_os_str().is_empty() {
+        loaded.model_missing = Some(dir.clone());
+    }
+    Ok(model)
+}
+
+/// Vectors for every passage of `index`, reusing `previous` where the text is unchanged.
+fn embed(
+    index: &SearchIndex,
+    model: &Arc<Model>,
+    previous: Option<&Semantic>,
+    loaded: &mut Loaded,
+    progress: crate::index::Progress,
+) -> Result<Semantic, StartError> {
+    let (semantic, stats) = semantic::vectors_for(index, model, previous, progress)?;
+    loaded.semantic = Some(stats);
+    Ok(semantic)
+}
+
+/// The vectors saved with the current index, or, when they are missing or from another model,
+/// new ones (reusing what is there by text) saved into the same generation.
+fn current_vectors(
+    index: &SearchIndex,
+    model: &Arc<Model>,
+    loaded: &mut Loaded,
+    progress: crate::index::Progress,
+) -> Result<Semantic, StartError> {
+    let Some(location) = index.location() else {
+        return embed(index, model, None, loaded, progress);
+    };
+    if let Some(semantic) = Semantic::load(location, model, index.num_passages()) {
+        loaded.semantic = Some(VectorStats { embedded: 0, reused: semantic.passages() });
+        return Ok(semantic);
+    }
+    tracing::info!("the passage vectors are missing or from another model; embedding the passages");
+    let previous = Semantic::load_any(location, model);
+    let semantic = embed(index, model, previous.as_ref(), loaded, progress)?;
+    semantic.save(location)?;
+    Ok(semantic)
+}
+
+/// Puts the parts of a retriever together: the semantic stage, the example questions (their
+/// analysis saved in `cache`), and the decline threshold placed per corpus when it is not set.
+pub fn assemble(
+    retriever: Retriever,
+    semantic: Option<Semantic>,
+    cases: &[Case],
+    cache: Option<&Path>,
+    warnings: Vec<String>,
+    loaded: &mut Loaded,
+) -> Result<Retriever, StartError> {
+    let retriever = match semantic {
+        Some(s) => retriever.with_semantic(s),
+        None => retriever,
+    };
+    let mut retriever = with_examples(retriever, cases, cache, warnings, loaded)?;
+    // Words alone keep the fixed threshold; the blend of words and meaning is placed per corpus.
+    if retriever.settings().calibrate && retriever.semantic().is_some() {
+        let calibration = crate::calibration::cached(&retriever, cases, cache.map(calibration_cache_of))?;
+        retriever.set_min_confidence(calibration.threshold);
+        loaded.calibration = Some(calibration);
+    }
+    Ok(retriever)
+}
+
+fn calibration_cache_of(examples_cache: &Path) -> PathBuf {
+    examples_cache.with_file_name("calibration.json")
 }
 
 /// Where the analysed example questions are saved: beside the index they were analysed against.
@@ -182,13 +298,25 @@ fn build(
     corpus: &Corpus,
     dir: &Path,
     reason: String,
+    model: Option<&Arc<Model>>,
     loaded: &mut Loaded,
     progress: crate::index::Progress,
-) -> Result<SearchIndex, StartError> {
+) -> Result<(SearchIndex, Option<Semantic>), StartError> {
     tracing::info!(%reason, dir = %dir.display(), "building the index");
     loaded.rebuilt = true;
     loaded.reason = Some(reason);
-    Ok(SearchIndex::build_staged_with_progress(corpus, dir, progress)?.commit()?)
+    // The vectors of the generation in service, reused for every passage whose text is unchanged.
+    let previous = model.and_then(|m| SearchIndex::current_dir(dir).and_then(|d| Semantic::load_any(&d, m)));
+    let staged = SearchIndex::build_staged_with_progress(corpus, dir, progress)?;
+    let semantic = match model {
+        Some(m) => {
+            let semantic = embed(staged.index(), m, previous.as_ref(), loaded, progress)?;
+            semantic.save(staged.generation_dir())?;
+            Some(semantic)
+        }
+        None => None,
+    };
+    Ok((staged.commit()?, semantic))
 }
 
 /// Loads the configured corpus directory, logging each warning.

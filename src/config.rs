@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 pub const DEFAULTS: &str = include_str!("../config.toml");
 /// The default configuration path.
 pub const DEFAULT_PATH: &str = "config.toml";
+/// The decline threshold when `answer.min_confidence` is unset and there is no sentence model to
+/// place one per corpus (words alone: coverage has a fixed scale).
+pub const LEXICAL_MIN_CONFIDENCE: f64 = 0.42;
 /// Prefix of environment overrides: `CITEBOT__ANSWER__MIN_CONFIDENCE=0.6`.
 pub const ENV_PREFIX: &str = "CITEBOT";
 
@@ -27,6 +30,9 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The sentence-embedding stage.
+    #[serde(default)]
+    pub semantic: SemanticConfig,
     /// Declines, votes and answer counts for `citebot report`.
     #[serde(default)]
     pub records: crate::records::RecordsConfig,
@@ -69,8 +75,9 @@ pub struct IndexConfig {
 /// `[answer]`
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct AnswerConfig {
-    /// Below this confidence the bot declines.
-    pub min_confidence: f64,
+    /// Below this confidence the bot declines; unset = placed per corpus when the index is built.
+    #[serde(default)]
+    pub min_confidence: Option<f64>,
     /// Longest excerpt in characters.
     pub max_excerpt_chars: usize,
     /// Number of alternatives offered.
@@ -97,6 +104,20 @@ pub struct RetrievalConfig {
     /// Multiplies an example question's similarity when it stands in for coverage (0 = examples
     /// only re-rank).
     pub example_factor: f32,
+}
+
+/// `[semantic]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct SemanticConfig {
+    /// Directory of the sentence model (`citebot model fetch` fills it); "" or a directory without
+    /// a model means words alone.
+    pub model_dir: PathBuf,
+}
+
+impl Default for SemanticConfig {
+    fn default() -> Self {
+        SemanticConfig { model_dir: PathBuf::from("models/all-MiniLM-L6-v2") }
+    }
 }
 
 /// `[log]`
@@ -194,12 +215,9 @@ impl Config {
             if ok { Ok(()) } else { Err(ConfigError::OutOfRange { key, value, expected }) }
         };
         let a = &self.answer;
-        range(
-            "answer.min_confidence",
-            a.min_confidence.to_string(),
-            (0.0..=1.0).contains(&a.min_confidence),
-            "between 0 and 1",
-        )?;
+        if let Some(m) = a.min_confidence {
+            range("answer.min_confidence", m.to_string(), (0.0..=1.0).contains(&m), "between 0 and 1")?;
+        }
         range(
             "answer.max_excerpt_chars",
             a.max_excerpt_chars.to_string(),
@@ -234,7 +252,8 @@ impl Config {
     /// Retrieval settings derived from this configuration.
     pub fn retrieval_settings(&self) -> crate::retrieval::Settings {
         crate::retrieval::Settings {
-            min_confidence: self.answer.min_confidence,
+            min_confidence: self.answer.min_confidence.unwrap_or(LEXICAL_MIN_CONFIDENCE),
+            calibrate: self.answer.min_confidence.is_none(),
             max_excerpt_chars: self.answer.max_excerpt_chars,
             alternatives: self.answer.alternatives,
             candidates: self.retrieval.candidates,
@@ -279,7 +298,7 @@ mod tests {
             env(&[("CITEBOT__ANSWER__MIN_CONFIDENCE", "0.25"), ("CITEBOT__INDEX__DIR", "/tmp/x")]),
         )
         .unwrap();
-        assert_eq!(c.answer.min_confidence, 0.25);
+        assert_eq!(c.answer.min_confidence, Some(0.25));
         assert_eq!(c.index.dir, PathBuf::from("/tmp/x"));
     }
 

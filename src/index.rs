@@ -309,6 +309,12 @@ impl StagedIndex {
         self.index.as_ref().expect("a staged index is present until committed")
     }
 
+    /// The directory of the staged generation, where derived files that go into service with it
+    /// (the passage vectors) are written before [`StagedIndex::commit`].
+    pub fn generation_dir(&self) -> &Path {
+        &self.tmp
+    }
+
     /// Takes the staged index out, for serving from it in memory; its files stay until
     /// [`StagedIndex::commit`] or drop.
     pub fn take(&mut self) -> Option<SearchIndex> {
@@ -452,6 +458,16 @@ impl SearchIndex {
             return Err(IndexError::Outdated(dir.to_path_buf()));
         }
         Self::from_index(index, fields, meta, Some(live))
+    }
+
+    /// The directory of the current generation under `dir`, if there is one.
+    pub fn current_dir(dir: &Path) -> Option<PathBuf> {
+        current_generation(dir).ok()
+    }
+
+    /// The directory of the generation this index was opened from (None in memory).
+    pub fn location(&self) -> Option<&Path> {
+        self.location.as_deref()
     }
 
     /// The fingerprint of the corpus the current index under `dir` was built from, if readable.

@@ -9,6 +9,7 @@
 pub mod analysis;
 pub mod answer;
 pub mod app;
+pub mod calibration;
 pub mod cli;
 pub mod config;
 pub mod corpus;
@@ -24,5 +25,6 @@ pub mod records;
 pub mod reload;
 pub mod render;
 pub mod retrieval;
+pub mod semantic;
 pub mod synonyms;
 pub mod telemetry;

@@ -270,6 +270,14 @@ pub enum ReloadError {
         /// Corpus warnings.
         warnings: Vec<String>,
     },
+    /// The semantic stage failed (the model or the vectors).
+    #[error("the new index could not be built: {reason}")]
+    Semantic {
+        /// The cause.
+        reason: String,
+        /// Corpus warnings.
+        warnings: Vec<String>,
+    },
     /// The reload task died (a bug).
     #[error("the reload stopped unexpectedly: {0}")]
     Interrupted(String),
@@ -283,7 +291,8 @@ impl ReloadError {
             | ReloadError::EmptyCorpus { warnings, .. }
             | ReloadError::SmokeFile { warnings, .. }
             | ReloadError::BelowFloor { warnings, .. }
-            | ReloadError::Index { warnings, .. } => warnings,
+            | ReloadError::Index { warnings, .. }
+            | ReloadError::Semantic { warnings, .. } => warnings,
             ReloadError::Interrupted(_) => &[],
         }
     }
@@ -348,16 +357,44 @@ pub fn reload(config: &Config, settings: &ReloadConfig, live: &Live) -> Result<R
         let warnings = warnings.clone();
         move |source| ReloadError::Index { source, warnings }
     };
+    let semantic_err = |warnings: &Vec<String>| {
+        let warnings = warnings.clone();
+        move |e: crate::app::StartError| ReloadError::Semantic { reason: e.to_string(), warnings }
+    };
+    let model =
+        crate::semantic::shared(&config.semantic.model_dir).map_err(|e| semantic_err(&warnings)(e.into()))?;
     let mut staged = SearchIndex::build_staged(&corpus, &config.index.dir).map_err(index_err(&warnings))?;
+    // Passages whose text is unchanged keep the vectors of the index in service.
+    let semantic = match &model {
+        Some(m) => {
+            let previous = live.current().semantic().cloned();
+            let (semantic, _) =
+                crate::semantic::vectors_for(staged.index(), m, previous.as_ref(), &|_, _| {})
+                    .map_err(|e| semantic_err(&warnings)(e.into()))?;
+            semantic.save(staged.generation_dir()).map_err(|e| semantic_err(&warnings)(e.into()))?;
+            Some(semantic)
+        }
+        None => None,
+    };
+    let cache = crate::app::examples_cache(config);
+    let assemble = |retriever: Retriever| {
+        // The analysis and the calibration are saved and reused for the committed index (same key).
+        crate::app::assemble(
+            retriever,
+            semantic.clone(),
+            &examples,
+            Some(&cache),
+            Vec::new(),
+            &mut crate::app::Loaded::default(),
+        )
+    };
     let smoke = match cases {
         Some((path, cases)) => {
             let Some(index) = staged.take() else {
                 return Err(ReloadError::Interrupted("the staged index was already taken".into()));
             };
-            // The analysis is saved here and reused below for the committed index (same key).
-            let (candidate, _) = Retriever::new(index, synonyms.clone(), retrieval.clone())
-                .with_examples_cached(&examples, Some(&crate::app::examples_cache(config)))
-                .map_err(index_err(&warnings))?;
+            let candidate = assemble(Retriever::new(index, synonyms.clone(), retrieval.clone()))
+                .map_err(semantic_err(&warnings))?;
             let smoke = run_smoke(&candidate, path, &cases, settings).map_err(index_err(&warnings))?;
             if smoke.shortfall().is_some() {
                 // Dropping `staged` removes the build; the old index was never touched.
@@ -368,11 +405,17 @@ pub fn reload(config: &Config, settings: &ReloadConfig, live: &Live) -> Result<R
         None => None,
     };
     let index = staged.commit().map_err(index_err(&warnings))?;
-    let cache = crate::app::examples_cache(config);
-    let (fresh, problems) = Retriever::new(index, synonyms, retrieval)
-        .with_examples_cached(&examples, Some(&cache))
-        .map_err(index_err(&warnings))?;
-    warnings.extend(problems);
+    let mut loaded = crate::app::Loaded::default();
+    let fresh = crate::app::assemble(
+        Retriever::new(index, synonyms, retrieval),
+        semantic.clone(),
+        &examples,
+        Some(&cache),
+        Vec::new(),
+        &mut loaded,
+    )
+    .map_err(semantic_err(&warnings))?;
+    warnings.extend(loaded.warnings);
 
     let old = live.current();
     let diff = diff_passages(&passages_of(&old), &passages_of(&fresh));

@@ -12,14 +12,18 @@
 //!    of its coverage and its example similarity, times `example_factor`).
 //!    A question asking for an amount or a time ("how long…") keeps 0.3 of the confidence of a
 //!    passage that states none.
-//! 5. The best passage's confidence decides. Below the configured threshold the question is
+//! 5. With the semantic stage ([`crate::semantic`]), the question's embedding scores every passage
+//!    (its own cosine blended with its section's); the nearest join the candidates, and a
+//!    passage's own confidence is `MEANING_SHARE` × meaning + the rest × coverage. With no example
+//!    questions, a section's lead passage gets a ranking bonus (a FAQ entry opens with its answer).
+//! 6. The best passage's confidence decides. Below the configured threshold the question is
 //!    declined, with the nearest sections; so is a question at least as similar to an example
 //!    known not to be covered (a `near` example) as that confidence.
 //!
 //! Plain Rust apart from the index handle; no Discord, no terminal.
 
 use crate::analysis;
-use crate::answer::{self, Alternative as AltAnswer, Answer, Source, WordMatch};
+use crate::answer::{self, Alternative as AltAnswer, Answer, Signals, Source, WordMatch};
 use crate::corpus::PassageKind;
 use crate::eval::{self, Case};
 use crate::examples::{
@@ -27,6 +31,7 @@ use crate::examples::{
 };
 use crate::index::{Hit, IndexError, SearchField, SearchIndex, StoredPassage, WeightedTerm};
 use crate::question::{self, Analysed, AnalysisSettings, Lexicon, TermStats};
+use crate::semantic::{Meanings, Semantic};
 use crate::synonyms::Synonyms;
 use std::collections::{HashMap, HashSet};
 
@@ -45,6 +50,9 @@ pub struct Settings {
     pub analysis: AnalysisSettings,
     /// Multiplies an example question's similarity when it stands in for coverage.
     pub example_factor: f32,
+    /// True when `min_confidence` is to be placed per corpus ([`Retriever::calibrate`]) rather
+    /// than taken as configured.
+    pub calibrate: bool,
 }
 
 impl Default for Settings {
@@ -56,6 +64,7 @@ impl Default for Settings {
             candidates: 20,
             analysis: AnalysisSettings::default(),
             example_factor: 1.0,
+            calibrate: false,
         }
     }
 }
@@ -99,6 +108,14 @@ const SIBLING_MARGIN: f32 = 0.2;
 /// A near example that a passage covers this well is left out (it would decline that passage's
 /// questions).
 const NEAR_ANSWERED: f32 = 0.9;
+/// With the semantic stage, the share of a passage's confidence that comes from meaning (the
+/// cosine of question and passage), the rest from its words (coverage).
+const MEANING_SHARE: f32 = 0.6;
+/// The share of a passage's meaning score that comes from its whole section's vector (a FAQ
+/// entry or a section is one topic; a paragraph alone may not name it).
+const SECTION_SHARE: f32 = 0.5;
+/// With the semantic stage and no example questions, the rank added to a section's lead passage.
+const LEAD_BONUS: f32 = 0.3;
 /// Stands for a request for a summary among an example's terms.
 const SUMMARY_TERM: &str = "\u{0}summary";
 
@@ -112,6 +129,8 @@ pub struct Retriever {
     examples: Examples,
     /// The passages examples point to, kept at hand to join the candidates without a lookup.
     example_passages: HashMap<String, StoredPassage>,
+    /// Sentence embeddings of the passages, when the model is there.
+    semantic: Option<Semantic>,
 }
 
 struct IndexStats<'a>(&'a SearchIndex);
@@ -172,6 +191,19 @@ struct Ranked {
     like: Option<usize>,
     /// Per group: (credit, where).
     found: Vec<(f32, Option<&'static str>)>,
+    /// The share of the question's weight its words match (before examples).
+    coverage: f32,
+    /// The meaning score (passage and section cosine), with the semantic stage.
+    meaning: Option<f32>,
+}
+
+/// The lead passage of a section states what the section is about: a question that finds the
+/// section is answered from it, unless another passage of the section ranks higher by more than
+/// `bonus`.
+fn lead_bonus(ranked: &mut [Ranked], bonus: f32) {
+    for r in ranked.iter_mut().filter(|r| r.hit.passage.position == 0) {
+        r.rank += bonus;
+    }
 }
 
 impl Retriever {
@@ -188,7 +220,57 @@ impl Retriever {
             settings,
             examples: Examples::default(),
             example_passages: HashMap::new(),
+            semantic: None,
         }
+    }
+
+    /// Adds the semantic stage: the model and the vectors of this index's passages.
+    pub fn with_semantic(mut self, semantic: Semantic) -> Retriever {
+        self.semantic = Some(semantic);
+        self
+    }
+
+    /// The semantic stage in use, if any.
+    pub fn semantic(&self) -> Option<&Semantic> {
+        self.semantic.as_ref()
+    }
+
+    /// What a calibration of this retriever depends on: the corpus, examples, synonyms, settings
+    /// (but the threshold), the model and the build.
+    pub fn inputs_key(&self, cases: &[Case]) -> String {
+        let model = self.semantic.as_ref().map_or("words alone", |s| s.model.digest.as_str());
+        let mut settings = self.settings.clone();
+        settings.min_confidence = 0.0;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        use std::hash::{Hash, Hasher};
+        format!("{settings:?}").hash(&mut h);
+        format!("{}-{model}-{:016x}", self.examples_key(cases), h.finish())
+    }
+
+    /// The confidence of the best passage for a question, whatever the threshold.
+    pub fn best_confidence(&self, question: &str) -> Result<f64, IndexError> {
+        let analysed = self.analyse(question);
+        let vector = self.question_vector(question);
+        let meanings =
+            self.semantic.as_ref().zip(vector.as_deref()).map(|(s, v)| s.meanings(v, SECTION_SHARE));
+        let (ranked, _) = self.rank(&analysed, meanings.as_ref())?;
+        Ok(ranked.first().map_or(0.0, |r| r.confidence as f64))
+    }
+
+    /// The distinct list and table lead-ins of the corpus, in corpus order.
+    pub fn lead_ins(&self) -> Vec<String> {
+        let mut seen = HashSet::new();
+        crate::semantic::all_passages(&self.index)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.context)
+            .filter(|c| seen.insert(c.clone()))
+            .collect()
+    }
+
+    /// Sets the confidence below which questions are declined.
+    pub fn set_min_confidence(&mut self, threshold: f64) {
+        self.settings.min_confidence = threshold;
     }
 
     /// Adds example questions. An in-domain line points to the passages containing one of its
@@ -307,7 +389,7 @@ impl Retriever {
                             if !at.is_empty() {
                                 return Ok((analysed, None));
                             }
-                            let (ranked, _) = this.rank(&analysed)?;
+                            let (ranked, _) = this.rank(&analysed, None)?;
                             let answered =
                                 ranked.first().filter(|r| r.confidence >= NEAR_ANSWERED).map(|r| {
                                     (r.hit.passage.article_path.clone(), r.hit.passage.line, r.confidence)
@@ -415,8 +497,24 @@ impl Retriever {
     /// Answers a question, or declines it with the nearest sections.
     pub fn answer(&self, question: &str) -> Result<Answer, IndexError> {
         let analysed = self.analyse(question);
-        let (ranked, not_covered) = self.rank(&analysed)?;
+        let vector = self.question_vector(question);
+        let meanings =
+            self.semantic.as_ref().zip(vector.as_deref()).map(|(s, v)| s.meanings(v, SECTION_SHARE));
+        let (ranked, not_covered) = self.rank(&analysed, meanings.as_ref())?;
         Ok(self.build_answer(question, &analysed, ranked, not_covered))
+    }
+
+    /// The question's sentence embedding, with the semantic stage; a failure of the model is
+    /// logged and the question answered from its words.
+    fn question_vector(&self, question: &str) -> Option<Vec<f32>> {
+        let semantic = self.semantic.as_ref()?;
+        match semantic.embed_question(question) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::warn!(error = %e, "the question could not be embedded; answering from its words");
+                None
+            }
+        }
     }
 
     fn clauses(&self, analysed: &Analysed) -> Vec<WeightedTerm> {
@@ -438,8 +536,20 @@ impl Retriever {
     }
 
     /// Candidates best first, and the most similar question known not to be covered.
-    fn rank(&self, analysed: &Analysed) -> Result<(Vec<Ranked>, Option<Similar>), IndexError> {
+    fn rank(
+        &self,
+        analysed: &Analysed,
+        meanings: Option<&Meanings>,
+    ) -> Result<(Vec<Ranked>, Option<Similar>), IndexError> {
         let mut hits = self.index.search(&self.clauses(analysed), self.settings.candidates)?;
+        // The passages nearest in meaning join the BM25 candidates.
+        for (id, _) in meanings.map(|m| m.top(self.settings.candidates)).unwrap_or_default() {
+            if !hits.iter().any(|h| h.passage.id == id)
+                && let Some(passage) = self.index.passage(id)?
+            {
+                hits.push(Hit { score: 0.0, passage });
+            }
+        }
         let question_terms: HashSet<String> = analysed
             .groups
             .iter()
@@ -481,11 +591,14 @@ impl Retriever {
                     analysed.groups.iter().map(|g| fields.best_match(g)).collect();
                 let covered: f32 = analysed.groups.iter().zip(&found).map(|(g, (c, _))| g.weight * c).sum();
                 let coverage = if total > 0.0 { covered / total * evidence(covered) } else { 0.0 };
+                let meaning = meanings.and_then(|m| m.of(&hit.passage.id));
+                let own = meaning
+                    .map_or(coverage, |m| MEANING_SHARE * m.max(0.0) + (1.0 - MEANING_SHARE) * coverage);
                 let example = similar.passages.get(hit.passage.id.as_str()).copied();
                 let lifted = example
                     .map(|s| (s.similarity * self.settings.example_factor, s.example))
-                    .filter(|(s, _)| *s > coverage);
-                let confidence = lifted.map_or(coverage, |(s, _)| s);
+                    .filter(|(s, _)| *s > own);
+                let confidence = lifted.map_or(own, |(s, _)| s);
                 // A question asking for an amount or a time, and a passage that states none.
                 let confidence = if analysed.asks_quantity && !question::states_quantity(&hit.passage.text) {
                     confidence * QUANTITY_FACTOR
@@ -506,9 +619,14 @@ impl Retriever {
                     + if in_summary { RESTATEMENT_BONUS } else { 0.0 }
                     + if defining { RESTATEMENT_BONUS } else { 0.0 }
                     - 0.001 * hit.passage.position.min(50) as f32;
-                Ranked { hit, confidence, rank, found, like: lifted.map(|(_, e)| e) }
+                Ranked { hit, confidence, rank, found, like: lifted.map(|(_, e)| e), coverage, meaning }
             })
             .collect();
+        // Where no example question says which passage answers, a section that meaning finds is
+        // answered from its lead (in a FAQ, the first paragraph of an entry is its answer).
+        if meanings.is_some() && self.examples.is_empty() {
+            lead_bonus(&mut ranked, LEAD_BONUS);
+        }
         ranked
             .sort_by(|a, b| b.rank.total_cmp(&a.rank).then_with(|| a.hit.passage.id.cmp(&b.hit.passage.id)));
         Ok((ranked, similar.not_covered))
@@ -744,6 +862,25 @@ impl Retriever {
                 .and_then(|r| r.like)
                 .and_then(|i| self.examples.get(i))
                 .map(|e| e.question.clone()),
+            signals: ranked
+                .first()
+                .map(|r| self.signals(r))
+                .unwrap_or_else(|| Signals { threshold: self.settings.min_confidence, ..Default::default() }),
+        }
+    }
+
+    fn signals(&self, r: &Ranked) -> Signals {
+        let own =
+            r.meaning.map_or(r.coverage, |m| MEANING_SHARE * m.max(0.0) + (1.0 - MEANING_SHARE) * r.coverage);
+        Signals {
+            words: round(r.coverage as f64),
+            meaning: r.meaning.map(|m| round(m as f64)),
+            meaning_share: match r.meaning {
+                Some(m) if own > 0.0 && r.like.is_none() => round((MEANING_SHARE * m.max(0.0) / own) as f64),
+                _ => 0.0,
+            },
+            example: r.like.map(|_| round(r.confidence as f64)),
+            threshold: round(self.settings.min_confidence),
         }
     }
 

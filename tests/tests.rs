@@ -11,5 +11,6 @@ mod quality;
 mod records;
 mod reload;
 mod robustness;
+mod semantic;
 mod sim;
 mod util;

@@ -50,7 +50,7 @@ impl Workspace {
         ws.write(
             "config.toml",
             &format!(
-                "[corpus]\ndir = {:?}\nsynonyms = {:?}\nexamples = {:?}\n[index]\ndir = {:?}\n",
+                "[corpus]\ndir = {:?}\nsynonyms = {:?}\nexamples = {:?}\n[index]\ndir = {:?}\n[semantic]\nmodel_dir = \"\"\n",
                 ws.path("corpus"),
                 ws.path("corpus/synonyms.txt"),
                 ws.path("corpus/examples.jsonl"),
@@ -58,6 +58,15 @@ impl Workspace {
             ),
         );
         ws
+    }
+
+    /// The same workspace answering with the sentence model in `model` (its configuration's
+    /// `[semantic] model_dir`).
+    pub fn with_model(self, model: &Path) -> Workspace {
+        let config = std::fs::read_to_string(self.path("config.toml")).unwrap();
+        let config = config.replace("model_dir = \"\"", &format!("model_dir = {model:?}"));
+        self.write("config.toml", &config);
+        self
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -99,6 +108,23 @@ impl Workspace {
             Some(stdin),
         )
     }
+}
+
+/// The sentence model the tests use (`citebot model fetch` puts it there; CITEBOT_TEST_MODEL_DIR
+/// names another). None, after a note, when it is missing; under CI=true a missing model fails the
+/// test instead, since CI fetches it first.
+pub fn model_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("CITEBOT_TEST_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("models/all-MiniLM-L6-v2"));
+    if dir.join("model.safetensors").is_file() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("the sentence model is missing from {}: run `cargo run -- model fetch` first", dir.display());
+    }
+    eprintln!("skipped: no sentence model in {} (run `cargo run -- model fetch`)", dir.display());
+    None
 }
 
 /// Runs the citebot binary in `dir`, with a clean environment for configuration.

@@ -450,6 +450,7 @@ mod tests {
             decline_reason: None,
             matched: vec![],
             like_question: None,
+            signals: Default::default(),
         }
     }
 

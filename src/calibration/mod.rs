@@ -7,7 +7,7 @@
 //! - *stand-ins*: the corpus's own section headings and list lead-ins, read as questions its
 //!   passages answer (only those with two or more words to search for).
 //!
-//! The threshold sits just above nearly all negatives (their 95th percentile, plus a margin), and is
+//! The threshold sits just above nearly all negatives (their 95th percentile, plus a margin of 0.1), and is
 //! lowered to let through at least 90 % of the stand-ins when that is below it. The result is saved
 //! beside the index under a key of everything it depends on, so only `citebot index` (or the first
 //! start after a change) pays for it.
@@ -22,8 +22,9 @@ use std::path::Path;
 pub const NEGATIVES: &str = include_str!("negatives.txt");
 /// The share of negatives the threshold is placed above.
 const NEGATIVE_QUANTILE: f64 = 0.95;
-/// Added above that quantile.
-const MARGIN: f64 = 0.02;
+/// Added above that quantile: questions about neighbouring topics score higher than everyday
+/// ones. Chosen on the development FAQs (`tests/eval/generalisation/`) and the shipped article.
+const MARGIN: f64 = 0.1;
 /// The share of stand-ins the threshold must let through.
 const STANDIN_QUANTILE: f64 = 0.1;
 /// Stand-ins scored at most (spread evenly over the corpus).

@@ -197,6 +197,12 @@ struct Ranked {
     meaning: Option<f32>,
 }
 
+/// A passage's confidence from its own match: coverage, blended with the meaning score when the
+/// semantic stage gives one.
+fn own_confidence(coverage: f32, meaning: Option<f32>) -> f32 {
+    meaning.map_or(coverage, |m| MEANING_SHARE * m.max(0.0) + (1.0 - MEANING_SHARE) * coverage)
+}
+
 /// The lead passage of a section states what the section is about: a question that finds the
 /// section is answered from it, unless another passage of the section ranks higher by more than
 /// `bonus`.
@@ -249,11 +255,7 @@ impl Retriever {
 
     /// The confidence of the best passage for a question, whatever the threshold.
     pub fn best_confidence(&self, question: &str) -> Result<f64, IndexError> {
-        let analysed = self.analyse(question);
-        let vector = self.question_vector(question);
-        let meanings =
-            self.semantic.as_ref().zip(vector.as_deref()).map(|(s, v)| s.meanings(v, SECTION_SHARE));
-        let (ranked, _) = self.rank(&analysed, meanings.as_ref())?;
+        let (ranked, _) = self.rank_question(question, &self.analyse(question))?;
         Ok(ranked.first().map_or(0.0, |r| r.confidence as f64))
     }
 
@@ -497,11 +499,20 @@ impl Retriever {
     /// Answers a question, or declines it with the nearest sections.
     pub fn answer(&self, question: &str) -> Result<Answer, IndexError> {
         let analysed = self.analyse(question);
+        let (ranked, not_covered) = self.rank_question(question, &analysed)?;
+        Ok(self.build_answer(question, &analysed, ranked, not_covered))
+    }
+
+    /// [`Retriever::rank`] with the question's meaning scores, when the semantic stage is on.
+    fn rank_question(
+        &self,
+        question: &str,
+        analysed: &Analysed,
+    ) -> Result<(Vec<Ranked>, Option<Similar>), IndexError> {
         let vector = self.question_vector(question);
         let meanings =
             self.semantic.as_ref().zip(vector.as_deref()).map(|(s, v)| s.meanings(v, SECTION_SHARE));
-        let (ranked, not_covered) = self.rank(&analysed, meanings.as_ref())?;
-        Ok(self.build_answer(question, &analysed, ranked, not_covered))
+        self.rank(analysed, meanings.as_ref())
     }
 
     /// The question's sentence embedding, with the semantic stage; a failure of the model is
@@ -592,8 +603,7 @@ impl Retriever {
                 let covered: f32 = analysed.groups.iter().zip(&found).map(|(g, (c, _))| g.weight * c).sum();
                 let coverage = if total > 0.0 { covered / total * evidence(covered) } else { 0.0 };
                 let meaning = meanings.and_then(|m| m.of(&hit.passage.id));
-                let own = meaning
-                    .map_or(coverage, |m| MEANING_SHARE * m.max(0.0) + (1.0 - MEANING_SHARE) * coverage);
+                let own = own_confidence(coverage, meaning);
                 let example = similar.passages.get(hit.passage.id.as_str()).copied();
                 let lifted = example
                     .map(|s| (s.similarity * self.settings.example_factor, s.example))
@@ -870,8 +880,7 @@ impl Retriever {
     }
 
     fn signals(&self, r: &Ranked) -> Signals {
-        let own =
-            r.meaning.map_or(r.coverage, |m| MEANING_SHARE * m.max(0.0) + (1.0 - MEANING_SHARE) * r.coverage);
+        let own = own_confidence(r.coverage, r.meaning);
         Signals {
             words: round(r.coverage as f64),
             meaning: r.meaning.map(|m| round(m as f64)),

@@ -133,17 +133,18 @@ fn digest(dir: &Path) -> Result<String, ModelError> {
 /// The text a passage is embedded from: its section headings (below the article title), its list
 /// lead-in, then its own words.
 pub fn passage_text(p: &StoredPassage) -> String {
-    let mut text = String::new();
-    for h in p.heading_path.iter().skip(1) {
-        text.push_str(h);
-        text.push_str(". ");
-    }
+    let mut text = headings(p);
     if let Some(c) = &p.context {
         text.push_str(c);
         text.push(' ');
     }
     text.push_str(&p.text);
     text
+}
+
+/// A passage's section headings below the article title, each ended by ". ".
+fn headings(p: &StoredPassage) -> String {
+    p.heading_path.iter().skip(1).map(|h| format!("{h}. ")).collect()
 }
 
 /// Every passage of an index, in article and section order.
@@ -172,13 +173,7 @@ pub const SECTION_VECTORS_FILE: &str = "section-vectors.bin";
 /// The text a section is embedded from: its headings (below the article title), then its
 /// passages in order (the encoder reads the first [`encoder::PASSAGE_TOKENS`] tokens).
 fn section_text(passages: &[&StoredPassage]) -> String {
-    let mut text = String::new();
-    if let Some(first) = passages.first() {
-        for h in first.heading_path.iter().skip(1) {
-            text.push_str(h);
-            text.push_str(". ");
-        }
-    }
+    let mut text = passages.first().map(|p| headings(p)).unwrap_or_default();
     for p in passages {
         text.push_str(&p.text);
         text.push(' ');
@@ -186,34 +181,27 @@ fn section_text(passages: &[&StoredPassage]) -> String {
     text
 }
 
-/// Embeds `texts` (keyed by `ids`), reusing the vectors of `previous` for unchanged texts.
-fn embed_all(
+/// Vectors from `ids` and the texts they were embedded from, reusing those of `previous` (made by
+/// `model`) whose text is unchanged: the vectors found, and the text hashes.
+fn reusable(
     model: &Model,
-    ids: Vec<String>,
+    ids: &[String],
     texts: &[String],
     previous: Option<&PassageVectors>,
-    progress: &dyn Fn(usize),
-) -> Result<(PassageVectors, VectorStats), ModelError> {
+) -> (Vec<Option<Vec<f32>>>, Vec<u64>) {
     let hashes: Vec<u64> = texts.iter().map(|t| vectors::text_hash(t)).collect();
     let previous = previous.filter(|p| p.model() == model.digest);
-    let mut out: Vec<Option<Vec<f32>>> = ids
+    let found = ids
         .iter()
         .zip(&hashes)
         .map(|(id, &h)| previous.and_then(|v| v.reusable(id, h)).map(<[f32]>::to_vec))
         .collect();
-    let missing: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
-    let todo: Vec<&str> = missing.iter().map(|&i| texts[i].as_str()).collect();
-    let embedded = model.encoder.embed_passages(&todo, progress)?;
-    for (&i, v) in missing.iter().zip(embedded) {
-        out[i] = Some(v);
-    }
-    let stats = VectorStats { embedded: missing.len(), reused: ids.len() - missing.len() };
-    let vectors = out.into_iter().map(Option::unwrap_or_default).collect();
-    Ok((PassageVectors::new(&model.digest, model.encoder.dim(), ids, hashes, vectors), stats))
+    (found, hashes)
 }
 
 /// The vectors of every passage and section of `index`, reusing those of `previous` made by the
-/// same model from the same text and embedding the rest (progress: embedded so far, of how many).
+/// same model from the same text and embedding the rest in one pass (progress: embedded so far,
+/// of how many).
 pub fn vectors_for(
     index: &SearchIndex,
     model: &Arc<Model>,
@@ -221,7 +209,6 @@ pub fn vectors_for(
     progress: &dyn Fn(usize, usize),
 ) -> Result<(Semantic, VectorStats), StageError> {
     let passages = all_passages(index)?;
-    let p_texts: Vec<String> = passages.iter().map(passage_text).collect();
     let mut sections: Vec<(String, Vec<&StoredPassage>)> = Vec::new();
     for p in &passages {
         match sections.last_mut() {
@@ -229,42 +216,32 @@ pub fn vectors_for(
             _ => sections.push((p.section_id.clone(), vec![p])),
         }
     }
+    let p_ids: Vec<String> = passages.iter().map(|p| p.id.clone()).collect();
+    let p_texts: Vec<String> = passages.iter().map(passage_text).collect();
+    let s_ids: Vec<String> = sections.iter().map(|(id, _)| id.clone()).collect();
     let s_texts: Vec<String> = sections.iter().map(|(_, ps)| section_text(ps)).collect();
-    let total = {
-        let count = |texts: &[String], ids: &mut dyn Iterator<Item = &str>, prev: Option<&PassageVectors>| {
-            texts
-                .iter()
-                .zip(ids)
-                .filter(|(t, id)| {
-                    prev.filter(|p| p.model() == model.digest)
-                        .and_then(|p| p.reusable(id, vectors::text_hash(t)))
-                        .is_none()
-                })
-                .count()
-        };
-        count(&p_texts, &mut passages.iter().map(|p| p.id.as_str()), previous.map(|s| &*s.passages))
-            + count(&s_texts, &mut sections.iter().map(|(id, _)| id.as_str()), previous.map(|s| &*s.sections))
-    };
-    let (p_vectors, p_stats) = embed_all(
-        model,
-        passages.iter().map(|p| p.id.clone()).collect(),
-        &p_texts,
-        previous.map(|s| &*s.passages),
-        &|done| progress(done, total),
-    )?;
-    let p_vectors = p_vectors.with_parents(passages.iter().map(|p| p.section_id.clone()).collect());
-    let first = p_stats.embedded;
-    let (s_vectors, s_stats) = embed_all(
-        model,
-        sections.iter().map(|(id, _)| id.clone()).collect(),
-        &s_texts,
-        previous.map(|s| &*s.sections),
-        &|done| progress(first + done, total),
-    )?;
-    let stats = VectorStats {
-        embedded: p_stats.embedded + s_stats.embedded,
-        reused: p_stats.reused + s_stats.reused,
-    };
+    let (mut p_found, p_hashes) = reusable(model, &p_ids, &p_texts, previous.map(|s| &*s.passages));
+    let (mut s_found, s_hashes) = reusable(model, &s_ids, &s_texts, previous.map(|s| &*s.sections));
+    // Everything missing, passages then sections, embedded together.
+    let mut missing: Vec<(&mut Option<Vec<f32>>, &str)> = p_found
+        .iter_mut()
+        .zip(&p_texts)
+        .chain(s_found.iter_mut().zip(&s_texts))
+        .filter(|(v, _)| v.is_none())
+        .map(|(v, t)| (v, t.as_str()))
+        .collect();
+    let todo: Vec<&str> = missing.iter().map(|(_, t)| *t).collect();
+    let total = todo.len();
+    let embedded = model.encoder.embed_passages(&todo, &|done| progress(done, total))?;
+    for ((slot, _), v) in missing.iter_mut().zip(embedded) {
+        **slot = Some(v);
+    }
+    let stats = VectorStats { embedded: total, reused: p_ids.len() + s_ids.len() - total };
+    let rows = |found: Vec<Option<Vec<f32>>>| found.into_iter().map(Option::unwrap_or_default).collect();
+    let dim = model.encoder.dim();
+    let p_vectors = PassageVectors::new(&model.digest, dim, p_ids, p_hashes, rows(p_found))
+        .with_parents(passages.iter().map(|p| p.section_id.clone()).collect());
+    let s_vectors = PassageVectors::new(&model.digest, dim, s_ids, s_hashes, rows(s_found));
     Ok((Semantic::new(model.clone(), p_vectors, s_vectors), stats))
 }
 

@@ -28,3 +28,8 @@ pub mod retrieval;
 pub mod semantic;
 pub mod synonyms;
 pub mod telemetry;
+
+/// A digest of this build's sources (every file under `src/`, made by `build.rs`): what a build
+/// saved from its own analysis (example questions, a calibrated threshold) is reused only by a
+/// build with the same digest.
+pub const SOURCE_DIGEST: &str = env!("CITEBOT_SOURCE_DIGEST");

@@ -653,29 +653,6 @@ pub fn word_relations(term: &str) -> Relations {
 /// Common English words with their usual part of speech, from WordNet (see `src/lexicon/`).
 const ENGLISH_WORDS: &str = include_str!("lexicon/english-words.tsv");
 
-/// A fingerprint of what decides how this build analyses example questions: the code of analysis,
-/// synonyms, retrieval and examples, and the word tables. Saved analyses made by another build
-/// are not reused.
-pub fn analysis_fingerprint() -> u64 {
-    use std::hash::{Hash, Hasher};
-    static PRINT: OnceLock<u64> = OnceLock::new();
-    *PRINT.get_or_init(|| {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        for text in [
-            include_str!("question.rs"),
-            include_str!("analysis.rs"),
-            include_str!("synonyms.rs"),
-            include_str!("retrieval.rs"),
-            include_str!("examples.rs"),
-            WORD_RELATIONS,
-            ENGLISH_WORDS,
-        ] {
-            text.hash(&mut h);
-        }
-        h.finish()
-    })
-}
-
 /// Verbs, adjectives and adverbs tagged at least this often in WordNet count as common.
 const COMMON_MIN_COUNT: u32 = 10;
 

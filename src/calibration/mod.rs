@@ -86,13 +86,8 @@ pub fn cached(
     cases: &[Case],
     cache: Option<std::path::PathBuf>,
 ) -> Result<Calibration, IndexError> {
-    let key = format!("{}-{:016x}", retriever.inputs_key(cases), {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        NEGATIVES.hash(&mut h);
-        build_identity().hash(&mut h);
-        h.finish()
-    });
+    // The inputs' key covers the build (its sources, the negatives among them).
+    let key = retriever.inputs_key(cases);
     if let Some(path) = &cache
         && let Some(saved) = read(path).filter(|s| s.key == key)
     {
@@ -109,18 +104,6 @@ pub fn cached(
         }
     }
     Ok(calibration)
-}
-
-/// Something that changes with every build of citebot (the ranking code decides the scores): the
-/// running executable's size and modification time.
-fn build_identity() -> (u64, u128) {
-    std::env::current_exe()
-        .and_then(std::fs::metadata)
-        .map(|m| {
-            let modified = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-            (m.len(), modified.map_or(0, |d| d.as_nanos()))
-        })
-        .unwrap_or_default()
 }
 
 fn read(path: &Path) -> Option<Saved> {

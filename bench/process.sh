@@ -10,6 +10,9 @@
 #      (bench/rss_after.py); on the shipped corpus and on each scale corpus present.
 #
 #   bench/process.sh [SIZE ...]     SIZE: shipped, 1k, 10k, 100k (default: shipped 1k 10k 100k)
+#   MODEL=models/all-MiniLM-L6-v2 bench/process.sh …   the same with the semantic stage on (the
+#                                   model directory made by `citebot model fetch`); without MODEL
+#                                   the lexical path alone
 #
 # Installs hyperfine with apt-get and `cryptography` into bench/.venv with pip when missing. Questions: bench/data/queries-shipped.txt
 # (the shared question set) for the shipped corpus, bench/data/queries-SIZE.jsonl for the others,
@@ -58,12 +61,19 @@ printf '| corpus | passages | `citebot ask` wall (mean ± σ) | min | `serve-htt
     "$N" "$N" "$N" >"$OUT/table.md"
 printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n' >>"$OUT/table.md"
 
+# The processes run in a directory of their own: the model, if any, by absolute path.
+model_env=(CITEBOT__SEMANTIC__MODEL_DIR=)
+if [ -n "${MODEL:-}" ]; then
+    model_env=("CITEBOT__SEMANTIC__MODEL_DIR=$(realpath "$MODEL")")
+    [ -f "${model_env[0]#*=}/citebot-model.json" ] || { say "no model in $MODEL (citebot model fetch)"; exit 2; }
+fi
+
 for size in "${SIZES[@]}"; do
     dir=$WORK/$size
     mkdir -p "$dir"
     if [ "$size" = shipped ]; then
         cp -r corpus "$dir/corpus"
-        corpus_env=()
+        corpus_env=(env "${model_env[@]}")
         question="What does collagen serum do?"
         python3 -c '
 import itertools, sys
@@ -75,7 +85,7 @@ print("\n".join(itertools.islice(itertools.cycle(qs), int(sys.argv[2]))))' \
             say "skipping $size: bench/data/corpus-$size not found; run python3 bench/make-corpus.py"
             continue
         fi
-        corpus_env=(env "CITEBOT__CORPUS__DIR=$ROOT/bench/data/corpus-$size")
+        corpus_env=(env "${model_env[@]}" "CITEBOT__CORPUS__DIR=$ROOT/bench/data/corpus-$size")
         python3 -c '
 import itertools, json, sys
 qs = [json.loads(l)["q"] for l in open(sys.argv[1]) if l.strip()]
@@ -84,8 +94,9 @@ print("\n".join(itertools.islice(itertools.cycle(qs), int(sys.argv[2]))))' \
         question=$(head -n 1 "$dir/questions.txt")
     fi
     cd "$dir"
-    say "$size: building the index"
-    "${corpus_env[@]}" "$CITEBOT" index >"$OUT/index-$size.txt" 2>&1
+    say "$size: building the index (load $(cut -d' ' -f1-3 /proc/loadavg))"
+    /usr/bin/time -f 'index: %e s wall, %M KiB peak' "${corpus_env[@]}" "$CITEBOT" index >"$OUT/index-$size.txt" 2>&1
+    tail -n 1 "$OUT/index-$size.txt" >&2
     passages=$(grep -oE '[0-9,]+ passages' "$OUT/index-$size.txt" | head -n 1 | tr -d ', passages' || true)
 
     # Large corpora take seconds a start (see BENCHMARKS.md): fewer runs there.

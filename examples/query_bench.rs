@@ -4,7 +4,7 @@
 //! ```text
 //! query_bench export CORPUS_DIR OUT.jsonl        passages as JSONL, for the other engines
 //! query_bench build  CORPUS_DIR INDEX_DIR        load + index build time, index size
-//! query_bench query  INDEX_DIR QUESTIONS [--mode retrieve|answer|analyse] [--k 10] [--rounds 3]
+//! query_bench query  INDEX_DIR QUESTIONS [--mode retrieve|answer|analyse|embed] [--k 10] [--rounds 3]
 //!                    [--threads 2] [--dump LATENCIES.jsonl] [--model MODEL_DIR]
 //! ```
 //!
@@ -34,7 +34,7 @@ fn main() {
         Some("build") if args.len() == 3 => build(Path::new(&args[1]), Path::new(&args[2])),
         Some("query") if args.len() >= 3 => query(Path::new(&args[1]), Path::new(&args[2]), &args[3..]),
         _ => Err("usage: query_bench export CORPUS OUT.jsonl | build CORPUS INDEX | query INDEX QUESTIONS \
-                  [--mode retrieve|answer|analyse] [--k N] [--rounds N] [--threads N] [--dump FILE]"
+                  [--mode retrieve|answer|analyse|embed] [--k N] [--rounds N] [--threads N] [--dump FILE]"
             .into()),
     };
     if let Err(e) = result {
@@ -119,6 +119,8 @@ enum Mode {
     Retrieve,
     Answer,
     Analyse,
+    /// The question's sentence embedding alone (needs `--model`).
+    Embed,
 }
 
 /// Runs one question; returns the article paths of the results, best first.
@@ -142,6 +144,11 @@ fn run(retriever: &Retriever, mode: Mode, q: &str, k: usize) -> Vec<String> {
             std::hint::black_box(retriever.analyse(q));
             Vec::new()
         }
+        Mode::Embed => {
+            let semantic = retriever.semantic().expect("--mode embed needs --model");
+            std::hint::black_box(semantic.embed_question(q).expect("the model embeds"));
+            Vec::new()
+        }
     }
 }
 
@@ -157,6 +164,7 @@ fn query(index_dir: &Path, questions_file: &Path, options: &[String]) -> Result<
             "--mode" if value == "retrieve" => mode = Mode::Retrieve,
             "--mode" if value == "answer" => mode = Mode::Answer,
             "--mode" if value == "analyse" => mode = Mode::Analyse,
+            "--mode" if value == "embed" => mode = Mode::Embed,
             "--dump" => dump = Some(PathBuf::from(value)),
             "--model" => model_dir = Some(PathBuf::from(value)),
             "--k" => k = value.parse()?,
@@ -252,6 +260,7 @@ fn query(index_dir: &Path, questions_file: &Path, options: &[String]) -> Result<
             Mode::Retrieve => "retrieve",
             Mode::Answer => "answer",
             Mode::Analyse => "analyse",
+            Mode::Embed => "embed",
         },
         "k": k,
         "questions": questions.len(),

@@ -16,6 +16,7 @@ pub mod corpus;
 pub mod discord;
 pub mod eval;
 pub mod examples;
+pub mod feedback;
 pub mod http;
 pub mod index;
 pub mod live;

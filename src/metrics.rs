@@ -5,7 +5,7 @@
 //! side by side): questions by outcome (answered / declined / error) and entry point, the answer
 //! latency histogram, the declines ratio, the index in service, votes, and the mode-specific
 //! figures: gateway latency, connected shards and reconnects for `serve`; interactions by type and
-//! rejected requests by reason for `serve-http`. [`Observed`] wraps a [`FeedbackSink`] so that
+//! rejected requests by reason for `serve-http`. [`Observed`] wraps a [`FeedbackSink`] ([`crate::feedback`]) so that
 //! every question a front end answers is counted where it is already reported, without a second
 //! call site. [`routes`] serves `GET /metrics` (Prometheus text format 0.0.4), `GET /healthz`
 //! (the process is up) and `GET /readyz` (the index is open and, for the gateway bot, a shard is
@@ -13,7 +13,7 @@
 //!
 //! It knows neither Discord nor Tantivy: front ends call it with plain values.
 
-use crate::discord::{Asked, Feedback, FeedbackSink};
+use crate::feedback::{Asked, Feedback, FeedbackSink};
 use crate::live::Live;
 use axum::Router;
 use axum::extract::State;

@@ -9,8 +9,6 @@
 //! replay after a gateway RESUME) is recognised by its id ([`Seen`]) and not answered again.
 
 use super::config::DiscordConfig;
-pub use super::feedback::Asked;
-use super::feedback::{Feedback, FeedbackSink};
 use super::guard::{Cooldowns, SEEN_IDS, Seen, Work, WorkGuard, channel_allowed};
 use super::ids::{Action, ButtonId};
 use super::render::{self, RenderOptions, Shown};
@@ -18,6 +16,7 @@ use super::reply::Reply;
 use super::rest::Rest;
 use super::text;
 use crate::answer::Answer;
+use crate::feedback::{Asked, Feedback, FeedbackSink};
 use crate::live::Live;
 use crate::retrieval::Retriever;
 use poise::serenity_prelude as serenity;

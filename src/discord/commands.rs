@@ -75,7 +75,7 @@ pub async fn answer_message(ctx: Context<'_>, msg: serenity::Message) -> Result<
         return bot::respond(bot, interaction, &cooldown_notice(wait)).await;
     }
     let r = bot.retriever();
-    let asked = bot::Asked {
+    let asked = crate::feedback::Asked {
         entry_point: "context_menu",
         guild_id: interaction.guild_id.map(|g| g.get()),
         channel_id: interaction.channel_id.get(),

@@ -34,7 +34,6 @@ mod bot;
 mod commands;
 pub mod config;
 pub mod events;
-pub mod feedback;
 pub mod guard;
 pub mod ids;
 pub mod register;
@@ -49,9 +48,9 @@ pub use bot::{
     record_vote, spawn_observed_answer,
 };
 pub use config::{DiscordConfig, DiscordToken, ShardSpec, Snowflake, TokenError};
-pub use feedback::{Asked, Feedback, FeedbackSink, LogFeedback};
 pub use rest::{DeliveryCounts, DeliveryError, DeliveryStats, RetryPolicy};
 
+use crate::feedback::{FeedbackSink, LogFeedback};
 use config::is_loopback;
 use guard::Work;
 use poise::serenity_prelude as serenity;

@@ -31,7 +31,8 @@ pub use verify::{KeyError, MAX_AGE, MAX_FUTURE_SKEW, PUBLIC_KEY_ENV, PublicKey, 
 
 use crate::discord::guard::{Cooldowns, Work};
 use crate::discord::register::Api;
-use crate::discord::{DiscordConfig, FeedbackSink, LogFeedback, Snowflake};
+use crate::discord::{DiscordConfig, Snowflake};
+use crate::feedback::{FeedbackSink, LogFeedback};
 use crate::live::Live;
 use crate::metrics::{Health, Metrics, Mode, Observed};
 use axum::Router;

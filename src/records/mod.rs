@@ -20,6 +20,7 @@ pub use key::{KEY_ENV, KEY_FILE, KeyOrigin, UserKey};
 pub use report::{RecordsReport, ReportOptions, run_report};
 pub use store::{Database, Row, RowKind, SCHEMA_VERSION, Store};
 
+use crate::feedback::{Asked, Feedback, FeedbackSink};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -435,6 +436,38 @@ impl Recorder {
             }
         }
         wait.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok()
+    }
+}
+
+/// A front end's reports become rows: votes as votes, a question as an answer or a decline.
+impl FeedbackSink for Recorder {
+    fn record(&self, f: Feedback) {
+        self.record_vote(Vote {
+            passage_id: f.passage_id,
+            corpus_version: f.corpus_version,
+            question: None,
+            helpful: f.helpful,
+            user_id: Some(f.user_id),
+        });
+    }
+
+    fn outcome(&self, asked: &Asked, answer: &crate::answer::Answer, corpus_version: &str) {
+        if answer.answered {
+            self.record_answer(Answered {
+                entry_point: asked.entry_point.into(),
+                guild_id: asked.guild_id,
+                passage_id: answer.passage_id.clone(),
+                corpus_version: Some(corpus_version.into()),
+            });
+        } else {
+            self.record_decline(Decline {
+                question: asked.question.clone(),
+                entry_point: asked.entry_point.into(),
+                guild_id: asked.guild_id,
+                channel_id: Some(asked.channel_id),
+                user_id: Some(asked.user_id),
+            });
+        }
     }
 }
 

@@ -8,7 +8,6 @@
 //! silently send nothing when the cache lacks a guild's permissions. An event already handled (a
 //! replay after a gateway RESUME) is recognised by its id ([`Seen`]) and not answered again.
 
-use super::config::DiscordConfig;
 use super::guard::{Cooldowns, SEEN_IDS, Seen, Work, WorkGuard, channel_allowed};
 use super::ids::{Action, ButtonId};
 use super::render::{self, RenderOptions, Shown};
@@ -16,6 +15,7 @@ use super::reply::Reply;
 use super::rest::Rest;
 use super::text;
 use crate::answer::Answer;
+use crate::config::DiscordConfig;
 use crate::feedback::{Asked, Feedback, FeedbackSink};
 use crate::live::Live;
 use crate::retrieval::Retriever;

@@ -32,7 +32,6 @@
 
 mod bot;
 mod commands;
-pub mod config;
 pub mod events;
 pub mod guard;
 pub mod ids;
@@ -42,28 +41,30 @@ pub mod reply;
 mod rest;
 pub mod shards;
 pub mod text;
+pub mod token;
 
+pub use crate::config::discord::{DiscordConfig, ShardSpec, Snowflake};
 pub use bot::{
     Reindex, Retrieval, SHUTTING_DOWN, SORRY, cooldown_notice, full_section, next_passage, question_text,
     record_vote, spawn_observed_answer,
 };
-pub use config::{DiscordConfig, DiscordToken, ShardSpec, Snowflake, TokenError};
 pub use rest::{DeliveryCounts, DeliveryError, DeliveryStats, RetryPolicy};
+pub use token::{DiscordToken, TokenError};
 
 use crate::feedback::{FeedbackSink, LogFeedback};
-use config::is_loopback;
 use guard::Work;
 use poise::serenity_prelude as serenity;
 use serenity::{FullEvent, GatewayIntents, Interaction};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use token::is_loopback;
 
 /// Why the bot stopped, by audience: [`ServeError::is_user_error`] tells which ones a user fixes.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// A `[discord]` value is wrong.
-    #[error("the configuration is invalid: {0}")]
+    /// A `[discord]` value is wrong; the message names the key.
+    #[error("{0}")]
     Config(String),
     /// Discord refused the token; the text says where (`401 Unauthorized at …`, or the gateway's
     /// close code 4004).
@@ -210,7 +211,7 @@ impl Server {
     /// Runs the bot until `shutdown` resolves (see [`serve`]).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
         let Server { config, token, retrieval, feedback, metrics, stats, reindex } = self;
-        config.validate().map_err(ServeError::Config)?;
+        config.validate().map_err(|e| ServeError::Config(e.to_string()))?;
         let policy = RetryPolicy::from_config(&config);
         let (http, client) = build_http(&config, &token, &policy)?;
         drop(token);

@@ -27,6 +27,7 @@ pub mod reload;
 pub mod render;
 pub mod retrieval;
 pub mod semantic;
+pub mod startup;
 pub mod synonyms;
 pub mod telemetry;
 

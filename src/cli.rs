@@ -412,16 +412,13 @@ fn ask(config: &Config, question: &str, json: bool, explain: bool) -> Result<(),
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let color = !json && stdout.is_terminal();
-    let corpus_title = match retriever.index().meta().articles.as_slice() {
-        [one] => one.title.clone(),
-        _ => "the articles".to_string(),
-    };
+    let corpus_title = retriever.index().meta().corpus_title();
     let answer_one = |q: &str, out: &mut dyn Write| -> Result<(), Failure> {
         let a = retriever.answer(q)?;
         if json {
             writeln!(out, "{}", serde_json::to_string(&a)?)?;
         } else {
-            write!(out, "{}", render::answer(&a, &corpus_title, color))?;
+            write!(out, "{}", render::answer(&a, corpus_title, color))?;
             if explain {
                 write!(out, "{}", render::explanation(&a))?;
             }

@@ -6,7 +6,8 @@
 //! [`crate::retrieval::Retriever`]. It is not a second search engine: retrieval, excerpts and
 //! confidence come from the core, unchanged; this module only renders them for Discord
 //! ([`render`]), carries button state in button ids ([`ids`]) and applies the guard rails
-//! ([`guard`]).
+//! ([`guard`]). What each command and button does is written once in [`flows`], for the gateway
+//! (`bot.rs`, `commands.rs`) and for the HTTP endpoint (`crate::http`) alike.
 //!
 //! Invariants:
 //! - The configured `discord.api_url` and the gateway address it returns are the only Discord
@@ -33,6 +34,7 @@
 mod bot;
 mod commands;
 pub mod events;
+pub mod flows;
 pub mod guard;
 pub mod ids;
 pub mod register;
@@ -44,8 +46,9 @@ pub mod text;
 pub mod token;
 
 pub use crate::config::discord::{DiscordConfig, ShardSpec, Snowflake};
-pub use bot::{
-    Reindex, Retrieval, SHUTTING_DOWN, SORRY, cooldown_notice, full_section, next_passage, question_text,
+pub use bot::{Reindex, question_text};
+pub use flows::{
+    Command, Flows, Retrieval, SHUTTING_DOWN, SORRY, cooldown_notice, full_section, next_passage,
     record_vote, spawn_observed_answer,
 };
 pub use rest::{DeliveryCounts, DeliveryError, DeliveryStats, RetryPolicy};
@@ -441,7 +444,8 @@ fn framework(
                         tracing::info!(user = %ready.user.name, "ready; commands registered {scope}");
                         let Delivery { client, policy, stats } = delivery;
                         let rest = rest::Rest::new(ctx.http.clone(), client, policy, stats);
-                        Ok(bot::Bot::new(retrieval, config, work, feedback, ready.user.id, rest, reindex))
+                        let flows = flows::Flows::new(retrieval, config, feedback);
+                        Ok(bot::Bot::new(flows, work, ready.user.id, rest, reindex))
                     }
                     Err(e) => {
                         let reason = format!("the bot's commands could not be registered with Discord ({e})");
@@ -486,7 +490,7 @@ async fn on_error(error: poise::FrameworkError<'_, bot::Bot, bot::Error>) {
         poise::FrameworkError::CommandCheckFailed { error: None, .. } => {}
         poise::FrameworkError::Command { error, ctx, .. } => {
             tracing::error!(command = %ctx.command().qualified_name, "command failed: {error:#}");
-            let reply = poise::CreateReply::default().content(bot::SORRY).ephemeral(true);
+            let reply = poise::CreateReply::default().content(flows::SORRY).ephemeral(true);
             if let Err(e) = ctx.send(reply).await {
                 tracing::debug!("could not say sorry: {e}");
             }

@@ -30,9 +30,9 @@ pub mod verify;
 pub use crate::config::HttpConfig;
 pub use verify::{KeyError, MAX_AGE, MAX_FUTURE_SKEW, PUBLIC_KEY_ENV, PublicKey, Rejection};
 
-use crate::discord::DiscordConfig;
-use crate::discord::guard::{Cooldowns, Work};
+use crate::discord::guard::Work;
 use crate::discord::register::Api;
+use crate::discord::{DiscordConfig, Flows, Retrieval};
 use crate::feedback::{FeedbackSink, LogFeedback};
 use crate::live::Live;
 use crate::metrics::{Health, Metrics, Mode, Observed};
@@ -115,12 +115,10 @@ impl Endpoint {
             tokio::net::TcpListener::bind(addr).await.map_err(|source| HttpError::Bind { addr, source })?;
         let local = listener.local_addr().map_err(HttpError::Serve)?;
         let health = Arc::new(Health::new(self.live.clone(), self.metrics.clone(), Mode::Http));
+        let feedback = Arc::new(Observed::new(self.feedback, self.metrics.clone()));
         let state = Arc::new(Shared {
-            cooldowns: Cooldowns::new(Duration::from_secs(self.discord.cooldown_seconds)),
-            discord: self.discord,
+            flows: Flows::new(Retrieval::Live(self.live), self.discord, feedback),
             key: self.key,
-            live: self.live,
-            feedback: Arc::new(Observed::new(self.feedback, self.metrics.clone())),
             metrics: self.metrics,
             api,
             tasks: Arc::new(Work::default()),
@@ -159,7 +157,7 @@ impl Bound {
             })
             .await
             .map_err(HttpError::Serve)?;
-        let grace = Duration::from_secs(state.discord.shutdown_grace_seconds);
+        let grace = Duration::from_secs(state.flows.config.shutdown_grace_seconds);
         if !state.tasks.wait_idle(grace).await {
             tracing::warn!(
                 in_flight = state.tasks.running(),
@@ -174,12 +172,10 @@ impl Bound {
 
 /// What every request handler shares.
 struct Shared {
-    discord: DiscordConfig,
+    /// What the bot does, shared with the gateway bot.
+    flows: Flows,
     key: PublicKey,
-    live: Arc<Live>,
-    feedback: Arc<dyn FeedbackSink>,
     metrics: Arc<Metrics>,
-    cooldowns: Cooldowns,
     api: Api,
     /// Follow-ups still being sent, waited for at shutdown.
     tasks: Arc<Work>,

@@ -25,8 +25,9 @@ fn shipped(questions: &[String]) -> Retriever {
     let index = SearchIndex::build_in_ram(&app::embedded_corpus()).expect("index builds");
     let (synonyms, _) = Synonyms::parse(app::EMBEDDED_SYNONYMS);
     let none = std::path::Path::new("no-such-config.toml");
-    let settings =
-        Config::load_with_env(none, false, Vec::new()).expect("defaults load").retrieval_settings();
+    let settings = citebot::app::retrieval_settings(
+        &Config::load_with_env(none, false, Vec::new()).expect("defaults load"),
+    );
     let (mut retriever, _) =
         Retriever::new(index, synonyms, settings).with_examples(&app::embedded_examples()).expect("examples");
     retriever.hold_out_examples(questions);

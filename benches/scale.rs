@@ -90,7 +90,7 @@ fn build_once(size: &str, dir: &Path, index_dir: &Path) -> Retriever {
         dir_bytes(index_dir) as f64 / (1024.0 * 1024.0),
     );
     let config = Config::load(Path::new(""), false).expect("built-in configuration");
-    Retriever::new(index, Synonyms::default(), config.retrieval_settings())
+    Retriever::new(index, Synonyms::default(), citebot::app::retrieval_settings(&config))
 }
 
 fn scale(c: &mut Criterion) {

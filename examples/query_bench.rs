@@ -194,7 +194,7 @@ fn query(index_dir: &Path, questions_file: &Path, options: &[String]) -> Result<
             }
         });
     }
-    let retriever = Retriever::new(index, Synonyms::default(), config.retrieval_settings());
+    let retriever = Retriever::new(index, Synonyms::default(), citebot::app::retrieval_settings(&config));
     let retriever = match semantic {
         Some(s) => retriever.with_semantic(s),
         None => retriever,

@@ -83,6 +83,20 @@ pub enum Rebuild {
     Always,
 }
 
+/// The retriever's settings from a configuration: `[answer]` and `[retrieval]`, with the decline
+/// threshold left to be placed per corpus when `answer.min_confidence` is unset.
+pub fn retrieval_settings(config: &Config) -> crate::retrieval::Settings {
+    crate::retrieval::Settings {
+        min_confidence: config.answer.min_confidence.unwrap_or(crate::config::LEXICAL_MIN_CONFIDENCE),
+        calibrate: config.answer.min_confidence.is_none(),
+        max_excerpt_chars: config.answer.max_excerpt_chars,
+        alternatives: config.answer.alternatives,
+        candidates: config.retrieval.candidates,
+        analysis: config.retrieval.analysis.clone(),
+        example_factor: config.retrieval.example_factor,
+    }
+}
+
 /// Loads the corpus and synonyms, opens (or builds) the index, and returns the answering engine.
 pub fn open(config: &Config, rebuild: Rebuild) -> Result<(Retriever, Loaded), StartError> {
     open_with_progress(config, rebuild, &|_, _| {})
@@ -96,7 +110,7 @@ pub fn open_with_progress(
 ) -> Result<(Retriever, Loaded), StartError> {
     let mut loaded = Loaded::default();
     let synonyms = load_synonyms(config, &mut loaded);
-    let settings = config.retrieval_settings();
+    let settings = retrieval_settings(config);
     let model = load_model(config, &mut loaded)?;
 
     if !config.corpus.dir.exists() && config.corpus.dir == Path::new("corpus") {

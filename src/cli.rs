@@ -7,6 +7,7 @@
 use crate::app::{self, Rebuild};
 use crate::config::{self, Config};
 use crate::retrieval::Retriever;
+use crate::startup::Application;
 use crate::{eval, render, telemetry};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -247,36 +248,26 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::Internal(anyhow::anyhow!("could not start the async runtime: {e}")))
 }
 
-/// Starts the corpus watcher (hot reload) when configured and there is a corpus directory; keep the
-/// returned value alive while serving. Must be called inside the runtime.
-fn watch_corpus(
-    config: &Config,
-    loaded: &app::Loaded,
-    live: &std::sync::Arc<crate::live::Live>,
-) -> Option<crate::reload::Watcher> {
-    if !config.reload.watch || loaded.embedded {
-        return None;
+/// The running application for `serve` and `serve-http`, with the one notice about the model.
+fn application(config: &Config) -> Result<Application, Failure> {
+    let application = Application::build(config.clone()).map_err(start_failure)?;
+    if let Some(dir) = &application.loaded().model_missing {
+        eprintln!("note: {}", no_model_notice(dir));
     }
-    crate::reload::spawn_watcher(config.clone(), config.reload.clone(), live.clone(), |_| {})
-        .map_err(|e| tracing::warn!("the corpus is not watched: {e}"))
-        .ok()
+    Ok(application)
 }
 
 /// `citebot serve`: the Discord bot over a swappable retriever, with records and hot reload.
 fn serve(config: &Config) -> Result<(), Failure> {
     use std::sync::Arc;
     let token = crate::discord::DiscordToken::from_env().map_err(user)?;
-    let (retriever, loaded) = open(config, Rebuild::IfStale)?;
-    let live = Arc::new(crate::live::Live::new(retriever));
-    let recorder = crate::records::Recorder::start_or_disabled(&config.records);
-    let metrics = Arc::new(crate::metrics::Metrics::new());
-    let sink = Arc::new(crate::metrics::Observed::new(Arc::new(recorder.clone()), metrics.clone()));
+    let application = application(config)?;
     let runtime = runtime()?;
     let result = runtime.block_on(async {
-        let _watcher = watch_corpus(config, &loaded, &live);
+        let _watcher = application.watch();
         let health = Arc::new(crate::metrics::Health::new(
-            live.clone(),
-            metrics.clone(),
+            application.live().clone(),
+            application.metrics().clone(),
             crate::metrics::Mode::Gateway,
         ));
         if let Some(addr) = config.metrics.listen {
@@ -291,50 +282,27 @@ fn serve(config: &Config) -> Result<(), Failure> {
             crate::discord::shutdown_signal().await;
             health.drain();
         };
-        let reindex: crate::discord::Reindex = {
-            let (config, live) = (Arc::new(config.clone()), live.clone());
-            Arc::new(move || {
-                let (config, live) = (config.clone(), live.clone());
-                Box::pin(async move {
-                    let settings = config.reload.clone();
-                    match crate::reload::reload_async(config, settings, live).await {
-                        Ok(report) => report.to_string(),
-                        Err(e) => e.explain(),
-                    }
-                })
-            })
-        };
-        crate::discord::Server::new(config.discord.clone(), token, live.clone())
-            .feedback(sink)
-            .metrics(metrics)
-            .reindex(reindex)
+        application
+            .gateway(token)
             .run(shutdown)
             .await
             .map_err(|e| if e.is_user_error() { user(e) } else { Failure::Internal(e.into()) })
     });
-    recorder.flush(std::time::Duration::from_secs(2));
+    application.recorder().flush(std::time::Duration::from_secs(2));
     result
 }
 
 /// `citebot serve-http`: the interactions endpoint over a swappable retriever, with records and
 /// hot reload, like `serve`.
 fn serve_http(config: &Config) -> Result<(), Failure> {
-    use std::sync::Arc;
     let key = crate::http::PublicKey::from_env().map_err(user)?;
-    let (retriever, loaded) = open(config, Rebuild::IfStale)?;
-    let live = Arc::new(crate::live::Live::new(retriever));
-    let recorder = crate::records::Recorder::start_or_disabled(&config.records);
+    let application = application(config)?;
     let runtime = runtime()?;
     let result = runtime.block_on(async {
-        let _watcher = watch_corpus(config, &loaded, &live);
-        crate::http::Endpoint::new(config.discord.clone(), key, live.clone())
-            .feedback(Arc::new(recorder.clone()))
-            .bind(config.http.listen)
-            .await?
-            .run(crate::discord::shutdown_signal())
-            .await
+        let _watcher = application.watch();
+        application.endpoint(key).bind(config.http.listen).await?.run(crate::discord::shutdown_signal()).await
     });
-    recorder.flush(std::time::Duration::from_secs(2));
+    application.recorder().flush(std::time::Duration::from_secs(2));
     result.map_err(|e| if e.is_user_error() { user(e) } else { Failure::Internal(e.into()) })
 }
 
@@ -444,16 +412,13 @@ fn ask(config: &Config, question: &str, json: bool, explain: bool) -> Result<(),
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let color = !json && stdout.is_terminal();
-    let corpus_title = match retriever.index().meta().articles.as_slice() {
-        [one] => one.title.clone(),
-        _ => "the articles".to_string(),
-    };
+    let corpus_title = retriever.index().meta().corpus_title();
     let answer_one = |q: &str, out: &mut dyn Write| -> Result<(), Failure> {
         let a = retriever.answer(q)?;
         if json {
             writeln!(out, "{}", serde_json::to_string(&a)?)?;
         } else {
-            write!(out, "{}", render::answer(&a, &corpus_title, color))?;
+            write!(out, "{}", render::answer(&a, corpus_title, color))?;
             if explain {
                 write!(out, "{}", render::explanation(&a))?;
             }

@@ -144,6 +144,17 @@ pub struct IndexMeta {
     pub vocabulary: BTreeMap<String, String>,
 }
 
+impl IndexMeta {
+    /// What answers call the corpus: the article's title when there is one article, else
+    /// "the articles". Every front end names the corpus through this.
+    pub fn corpus_title(&self) -> &str {
+        match self.articles.as_slice() {
+            [one] => one.title.as_str(),
+            _ => "the articles",
+        }
+    }
+}
+
 /// An article as listed by `topics`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ArticleInfo {

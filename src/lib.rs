@@ -16,6 +16,7 @@ pub mod corpus;
 pub mod discord;
 pub mod eval;
 pub mod examples;
+pub mod feedback;
 pub mod http;
 pub mod index;
 pub mod live;
@@ -26,6 +27,7 @@ pub mod reload;
 pub mod render;
 pub mod retrieval;
 pub mod semantic;
+pub mod startup;
 pub mod synonyms;
 pub mod telemetry;
 

@@ -5,7 +5,7 @@
 //! side by side): questions by outcome (answered / declined / error) and entry point, the answer
 //! latency histogram, the declines ratio, the index in service, votes, and the mode-specific
 //! figures: gateway latency, connected shards and reconnects for `serve`; interactions by type and
-//! rejected requests by reason for `serve-http`. [`Observed`] wraps a [`FeedbackSink`] so that
+//! rejected requests by reason for `serve-http`. [`Observed`] wraps a [`FeedbackSink`] ([`crate::feedback`]) so that
 //! every question a front end answers is counted where it is already reported, without a second
 //! call site. [`routes`] serves `GET /metrics` (Prometheus text format 0.0.4), `GET /healthz`
 //! (the process is up) and `GET /readyz` (the index is open and, for the gateway bot, a shard is
@@ -13,7 +13,9 @@
 //!
 //! It knows neither Discord nor Tantivy: front ends call it with plain values.
 
-use crate::discord::{Asked, Feedback, FeedbackSink};
+pub use crate::config::MetricsConfig;
+
+use crate::feedback::{Asked, Feedback, FeedbackSink};
 use crate::live::Live;
 use axum::Router;
 use axum::extract::State;
@@ -26,24 +28,13 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use serde::Deserialize;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Upper bounds of the answer latency buckets, in seconds.
 const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
-
-/// `[metrics]`: where `citebot serve` exposes metrics and health checks (`serve-http` serves
-/// them on `http.listen`).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct MetricsConfig {
-    /// Address of `/metrics`, `/healthz` and `/readyz` for `citebot serve`; None: off.
-    pub listen: Option<SocketAddr>,
-}
 
 /// How a question ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,6 +12,8 @@
 //! This module is plain Rust: it asks a [`TermStats`] for document frequencies and knows nothing of
 //! Tantivy.
 
+pub use crate::config::AnalysisSettings;
+
 use crate::analysis::{self, Token};
 use crate::synonyms::Synonyms;
 use serde::Serialize;
@@ -85,36 +87,6 @@ pub struct Analysed {
     /// True when a clause of the question asks for an amount or a time ("how long…", "how many…",
     /// "what percentage…"): only a passage that states one answers it.
     pub asks_quantity: bool,
-}
-
-/// Tunable parts of question analysis.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AnalysisSettings {
-    /// Weight multiplier for generic words ("help", "good", "use").
-    pub generic_word_factor: f32,
-    /// Weight of a word the corpus has never seen, as a multiple of the rarest possible IDF.
-    pub unknown_word_factor: f32,
-    /// Credit for an alternative that came from spelling correction.
-    pub spelling_factor: f32,
-    /// Credit for an alternative that came from a synonym rule.
-    pub synonym_factor: f32,
-    /// Credit for an alternative of the same word family ("inflammation" for "inflamed").
-    pub family_factor: f32,
-    /// Credit for a WordNet synonym of a word the corpus never uses ("choose" for "pick").
-    pub thesaurus_factor: f32,
-}
-
-impl Default for AnalysisSettings {
-    fn default() -> Self {
-        AnalysisSettings {
-            generic_word_factor: 0.3,
-            unknown_word_factor: 1.0,
-            spelling_factor: 0.9,
-            synonym_factor: 0.95,
-            family_factor: 0.8,
-            thesaurus_factor: 0.5,
-        }
-    }
 }
 
 /// Spelling candidates: the corpus's words and the synonyms' trigger words.

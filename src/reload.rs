@@ -14,13 +14,15 @@
 //!
 //! It does not decide *when* a corpus is good in general: the smoke file and its floors do.
 
+pub use crate::config::ReloadConfig;
+
 use crate::config::Config;
 use crate::corpus;
 use crate::eval;
 use crate::index::{IndexError, SearchIndex, StoredPassage};
 use crate::live::Live;
 use crate::retrieval::Retriever;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -34,52 +36,6 @@ const MAX_WRONG_LISTED: usize = 10;
 
 /// One reload at a time in this process: a later trigger waits and then builds from the newer files.
 static RELOADING: Mutex<()> = Mutex::new(());
-
-/// `[reload]`: when to reload and what a new corpus must pass first.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct ReloadConfig {
-    /// Watch the corpus directory and reload after changes (SIGHUP always reloads).
-    pub watch: bool,
-    /// Quiet time after the last file change before reloading, in milliseconds.
-    pub debounce_ms: u64,
-    /// Questions a new corpus must answer (eval format, JSON Lines); none: no smoke test.
-    pub smoke_file: Option<PathBuf>,
-    /// Least overall accuracy on the smoke file, in [0, 1].
-    pub min_accuracy: f64,
-    /// Least hit@1 on the smoke file's in-domain questions, in [0, 1], if set.
-    pub min_hit_at_1: Option<f64>,
-}
-
-impl Default for ReloadConfig {
-    fn default() -> Self {
-        ReloadConfig {
-            watch: true,
-            debounce_ms: 500,
-            smoke_file: None,
-            min_accuracy: 0.8,
-            min_hit_at_1: None,
-        }
-    }
-}
-
-impl ReloadConfig {
-    /// Checks the ranges, naming the key that is wrong.
-    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
-        let out =
-            |key, value: String, expected| crate::config::ConfigError::OutOfRange { key, value, expected };
-        if !(0.0..=1.0).contains(&self.min_accuracy) {
-            return Err(out("reload.min_accuracy", self.min_accuracy.to_string(), "between 0 and 1"));
-        }
-        if let Some(h) = self.min_hit_at_1.filter(|h| !(0.0..=1.0).contains(h)) {
-            return Err(out("reload.min_hit_at_1", h.to_string(), "between 0 and 1"));
-        }
-        if !(10..=60_000).contains(&self.debounce_ms) {
-            return Err(out("reload.debounce_ms", self.debounce_ms.to_string(), "between 10 and 60000"));
-        }
-        Ok(())
-    }
-}
 
 /// The smoke test of a new corpus.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -351,7 +307,7 @@ pub fn reload(config: &Config, settings: &ReloadConfig, live: &Live) -> Result<R
         },
         None => None,
     };
-    let retrieval = config.retrieval_settings();
+    let retrieval = crate::app::retrieval_settings(config);
 
     let index_err = |warnings: &Vec<String>| {
         let warnings = warnings.clone();

@@ -5,9 +5,8 @@
 
 use crate::sim::payloads::{self, CHANNEL, MessageSpec, button_id};
 use crate::sim::{self, BOT_ID, Entry, Sim, SimOptions, TOKEN};
-use citebot::discord::{
-    self, DiscordConfig, DiscordToken, Feedback, FeedbackSink, Retrieval, ServeError, ShardSpec, Snowflake,
-};
+use citebot::discord::{self, DiscordConfig, DiscordToken, Retrieval, ServeError, ShardSpec, Snowflake};
+use citebot::feedback::{Feedback, FeedbackSink};
 use citebot::index::SearchIndex;
 use citebot::live::Live;
 use citebot::retrieval::{Retriever, Settings};

@@ -7,7 +7,8 @@
 use crate::sim::payloads::{self, CHANNEL, MessageSpec, button_id};
 use crate::sim::{self, BOT_ID, Sim, SimOptions, TOKEN};
 use crate::util::Workspace;
-use citebot::discord::{self, DiscordConfig, DiscordToken, Feedback, FeedbackSink, LogFeedback};
+use citebot::discord::{self, DiscordConfig, DiscordToken};
+use citebot::feedback::{Asked, Feedback, FeedbackSink, LogFeedback};
 use citebot::http::{Endpoint, HttpError, PublicKey};
 use citebot::index::SearchIndex;
 use citebot::live::Live;
@@ -98,7 +99,7 @@ impl FeedbackSink for Seen {
         self.votes.lock().unwrap().push(feedback);
     }
 
-    fn outcome(&self, asked: &discord::Asked, answer: &citebot::answer::Answer, _: &str) {
+    fn outcome(&self, asked: &Asked, answer: &citebot::answer::Answer, _: &str) {
         self.outcomes.lock().unwrap().push((asked.entry_point, answer.answered));
     }
 }

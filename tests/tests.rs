@@ -13,4 +13,5 @@ mod reload;
 mod robustness;
 mod semantic;
 mod sim;
+mod startup;
 mod util;

@@ -1,5 +1,7 @@
-//! The bot's state and its handlers: mentions, buttons, and the answer flow shared by every way
-//! of asking.
+//! The gateway transport: the bot's state and its handlers for mentions and buttons, and the
+//! REST side of the flows in [`super::flows`] (first responses, deferrals, the interaction
+//! webhook as a [`Followups`]). What a command or button does is written in the flows, shared
+//! with the HTTP endpoint; this file only turns gateway events into calls and replies into REST.
 //!
 //! Every handler first takes a [`WorkGuard`] (refused once shutdown begins, and waited for by it),
 //! runs retrieval on the blocking pool, and sends through [`Reply`], which sets `allowed_mentions`
@@ -8,71 +10,24 @@
 //! silently send nothing when the cache lacks a guild's permissions. An event already handled (a
 //! replay after a gateway RESUME) is recognised by its id ([`Seen`]) and not answered again.
 
-use super::config::DiscordConfig;
-pub use super::feedback::Asked;
-use super::feedback::{Feedback, FeedbackSink};
-use super::guard::{Cooldowns, SEEN_IDS, Seen, Work, WorkGuard, channel_allowed};
-use super::ids::{Action, ButtonId};
-use super::render::{self, RenderOptions, Shown};
+use super::flows::{self, Answering, Flows, Followups, Pressed, SHUTTING_DOWN};
+use super::guard::{SEEN_IDS, Seen, Work, WorkGuard, channel_allowed};
 use super::reply::Reply;
 use super::rest::Rest;
-use super::text;
-use crate::answer::Answer;
-use crate::live::Live;
-use crate::retrieval::Retriever;
+use crate::feedback::Asked;
 use poise::serenity_prelude as serenity;
 use serenity::{
-    CommandInteraction, ComponentInteraction, CreateInteractionResponse, CreateInteractionResponseMessage,
-    Message, ReactionType, UserId,
+    ApplicationId, CommandInteraction, ComponentInteraction, CreateInteractionResponse,
+    CreateInteractionResponseMessage, InteractionId, Message, ReactionType, UserId,
 };
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-/// Where answers come from: one retriever for the life of the bot, or the one in service in a
-/// [`Live`] handle (swapped when the corpus is reloaded; buttons made for the old corpus then get
-/// a polite "the articles changed").
-#[derive(Debug, Clone)]
-pub enum Retrieval {
-    /// A fixed retriever.
-    Fixed(Arc<Retriever>),
-    /// A swappable one.
-    Live(Arc<Live>),
-}
-
-impl Retrieval {
-    /// The retriever in service now; a handler takes it once and keeps it to the end.
-    pub fn current(&self) -> Arc<Retriever> {
-        match self {
-            Retrieval::Fixed(r) => r.clone(),
-            Retrieval::Live(live) => live.current(),
-        }
-    }
-}
-
-impl From<Arc<Retriever>> for Retrieval {
-    fn from(r: Arc<Retriever>) -> Self {
-        Retrieval::Fixed(r)
-    }
-}
-
-impl From<Arc<Live>> for Retrieval {
-    fn from(live: Arc<Live>) -> Self {
-        Retrieval::Live(live)
-    }
-}
-
-/// What commands and handlers share (poise's user data).
+/// What commands and handlers share (poise's user data): the flows, and the gateway's own state.
 pub struct Bot {
-    /// Where answers come from.
-    pub retrieval: Retrieval,
-    /// `[discord]`.
-    pub config: DiscordConfig,
-    /// Who asked when.
-    pub cooldowns: Cooldowns,
+    /// What the bot does, shared with the HTTP endpoint.
+    pub flows: Flows,
     /// Work in flight, for a graceful shutdown.
     pub work: Arc<Work>,
-    /// Where 👍/👎 go.
-    pub feedback: Arc<dyn FeedbackSink>,
     /// The bot's own user id (from READY).
     pub bot_id: UserId,
     /// Where replies are sent.
@@ -93,33 +48,10 @@ pub type Error = anyhow::Error;
 /// poise's context with the bot's data.
 pub type Context<'a> = poise::Context<'a, Bot, Error>;
 
-/// Said when a question arrives during shutdown.
-pub const SHUTTING_DOWN: &str = "The bot is restarting; please ask again in a minute.";
-/// Said when something broke (details are logged).
-pub const SORRY: &str = "Sorry, something went wrong while searching the articles; please try again later.";
-
 impl Bot {
     /// Builds the state.
-    pub fn new(
-        retrieval: Retrieval,
-        config: DiscordConfig,
-        work: Arc<Work>,
-        feedback: Arc<dyn FeedbackSink>,
-        bot_id: UserId,
-        rest: Rest,
-        reindex: Option<Reindex>,
-    ) -> Bot {
-        Bot {
-            cooldowns: Cooldowns::new(Duration::from_secs(config.cooldown_seconds)),
-            retrieval,
-            config,
-            work,
-            feedback,
-            bot_id,
-            rest,
-            seen: Seen::new(SEEN_IDS),
-            reindex,
-        }
+    pub fn new(flows: Flows, work: Arc<Work>, bot_id: UserId, rest: Rest, reindex: Option<Reindex>) -> Bot {
+        Bot { flows, work, bot_id, rest, seen: Seen::new(SEEN_IDS), reindex }
     }
 
     /// True the first time the event with this id (a message or interaction) arrives; a repeat
@@ -135,34 +67,6 @@ impl Bot {
         first
     }
 
-    /// The retriever in service now.
-    pub fn retriever(&self) -> Arc<Retriever> {
-        self.retrieval.current()
-    }
-
-    /// Rendering options for the corpus `r` serves.
-    pub fn options<'a>(&'a self, r: &'a Retriever) -> RenderOptions<'a> {
-        let corpus_title = match r.index().meta().articles.as_slice() {
-            [one] => one.title.as_str(),
-            _ => "the articles",
-        };
-        RenderOptions {
-            corpus_version: r.corpus_version(),
-            disclaimer: &self.config.disclaimer,
-            corpus_title,
-        }
-    }
-
-    /// Starts answering `asked.question` with `r` on the blocking pool; the outcome goes to the
-    /// feedback sink.
-    pub fn spawn_answer(
-        &self,
-        r: &Arc<Retriever>,
-        asked: Asked,
-    ) -> tokio::task::JoinHandle<anyhow::Result<Answer>> {
-        spawn_observed_answer(r.clone(), self.feedback.clone(), asked)
-    }
-
     /// Begins a piece of work, or None during shutdown.
     pub fn begin(&self) -> Option<WorkGuard<'_>> {
         self.work.begin()
@@ -170,53 +74,13 @@ impl Bot {
 
     /// Ok when the user may ask now, else the seconds to wait.
     pub fn cooldown(&self, user: UserId) -> Result<(), u64> {
-        self.cooldowns.try_ask(user.get(), Instant::now())
+        self.flows.cooldown(user.get())
     }
-
-    /// Waits for `task` as long as an interaction may go unanswered (`discord.defer_after_ms`;
-    /// 0: not at all); None when the interaction must be deferred.
-    pub async fn quick<T>(
-        &self,
-        task: &mut tokio::task::JoinHandle<T>,
-    ) -> Option<Result<T, tokio::task::JoinError>> {
-        match self.config.defer_after_ms {
-            0 => None,
-            ms => tokio::time::timeout(Duration::from_millis(ms), task).await.ok(),
-        }
-    }
-}
-
-/// Answers `asked.question` with `r` on the blocking pool, telling `sink` how long it took and how
-/// it ended (answered, declined or failed). Both front ends answer through this.
-pub fn spawn_observed_answer(
-    r: Arc<Retriever>,
-    sink: Arc<dyn FeedbackSink>,
-    asked: Asked,
-) -> tokio::task::JoinHandle<anyhow::Result<Answer>> {
-    tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let answer = r.answer(&asked.question);
-        sink.timed(&asked, started.elapsed());
-        let answer = answer.inspect_err(|_| sink.failed(&asked))?;
-        sink.outcome(&asked, &answer, r.corpus_version());
-        Ok(answer)
-    })
-}
-
-/// "Try again in N s", for a user on cooldown.
-pub fn cooldown_notice(wait: u64) -> Reply {
-    Reply::notice(format!("You asked a moment ago; try again in {wait} s."))
 }
 
 /// The question in a message: its text without mentions of the bot.
 pub fn question_text(content: &str, bot_id: UserId) -> String {
-    let id = bot_id.get();
-    content
-        .replace(&format!("<@{id}>"), " ")
-        .replace(&format!("<@!{id}>"), " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    flows::question_text(content, bot_id.get())
 }
 
 /// Answers a command interaction with the answer to `question`: directly when
@@ -228,36 +92,15 @@ pub async fn answer_interaction(
     private: bool,
     entry_point: &'static str,
 ) -> anyhow::Result<()> {
-    let r = bot.retriever();
-    let asked = Asked {
-        entry_point,
-        guild_id: interaction.guild_id.map(|g| g.get()),
-        channel_id: interaction.channel_id.get(),
-        user_id: interaction.user.id.get(),
-        question,
-    };
-    let mut task = bot.spawn_answer(&r, asked);
-    match bot.quick(&mut task).await {
-        Some(joined) => {
-            let reply = match joined.map_err(anyhow::Error::from).and_then(|r| r) {
-                Ok(a) => render::answer(&a, &bot.options(&r)).private(private || !a.answered),
-                Err(e) => {
-                    tracing::error!("answering failed: {e:#}");
-                    Reply::notice(SORRY)
-                }
-            };
-            respond(bot, interaction, &reply).await
+    let r = bot.flows.retriever();
+    let asked = flows::asked_by(interaction, question, entry_point);
+    match bot.flows.answer(&r, asked).await {
+        Answering::Now(joined) => {
+            respond(bot, interaction, &bot.flows.answer_reply(&r, *joined, Some(private))).await
         }
-        None => {
-            tracing::debug!("retrieval is slow; deferring the response");
+        Answering::Slow(task) => {
             defer(bot, interaction, private).await?;
-            let reply = match task.await.map_err(anyhow::Error::from).and_then(|r| r) {
-                Ok(a) => render::answer(&a, &bot.options(&r)).private(private || !a.answered),
-                Err(e) => {
-                    tracing::error!("answering failed: {e:#}");
-                    Reply::notice(SORRY)
-                }
-            };
+            let reply = bot.flows.answer_reply(&r, task.await, Some(private));
             finish_deferred(bot, interaction, private, &reply).await
         }
     }
@@ -277,22 +120,47 @@ pub async fn defer(bot: &Bot, interaction: &CommandInteraction, private: bool) -
     Ok(())
 }
 
-/// Replaces a deferred response with `reply`. A private reply after a public deferral replaces the
-/// public placeholder with a private follow-up.
+/// An interaction's webhook, through [`Rest`].
+pub struct Hook<'a> {
+    rest: &'a Rest,
+    application: ApplicationId,
+    token: &'a str,
+    id: InteractionId,
+}
+
+impl<'a> Hook<'a> {
+    /// The webhook of `interaction` (its application, token and id).
+    pub fn new(bot: &'a Bot, application: ApplicationId, token: &'a str, id: InteractionId) -> Hook<'a> {
+        Hook { rest: &bot.rest, application, token, id }
+    }
+}
+
+impl Followups for Hook<'_> {
+    async fn edit_original(&self, reply: &Reply) -> anyhow::Result<()> {
+        self.rest.edit_original(self.application, self.token, self.id, &reply.to_edit()).await?;
+        Ok(())
+    }
+
+    async fn delete_original(&self) -> anyhow::Result<()> {
+        self.rest.delete_original(self.application, self.token, self.id).await?;
+        Ok(())
+    }
+
+    async fn followup(&self, reply: &Reply) -> anyhow::Result<()> {
+        self.rest.followup(self.application, self.token, self.id, &reply.to_followup()).await?;
+        Ok(())
+    }
+}
+
+/// Replaces a deferred response with `reply` ([`flows::finish_deferred`]).
 pub async fn finish_deferred(
     bot: &Bot,
     interaction: &CommandInteraction,
     deferred_private: bool,
     reply: &Reply,
 ) -> anyhow::Result<()> {
-    let (app, token, id) = (interaction.application_id, interaction.token.as_str(), interaction.id);
-    if reply.ephemeral && !deferred_private {
-        bot.rest.delete_original(app, token, id).await?;
-        bot.rest.followup(app, token, id, &reply.to_followup()).await?;
-    } else {
-        bot.rest.edit_original(app, token, id, &reply.to_edit()).await?;
-    }
-    Ok(())
+    let hook = Hook::new(bot, interaction.application_id, &interaction.token, interaction.id);
+    flows::finish_deferred(&hook, deferred_private, reply).await
 }
 
 /// A mention of the bot (or a message on which the bot is mentioned in a reply): answers in the
@@ -304,12 +172,12 @@ pub async fn on_message(bot: &Bot, msg: &Message) -> anyhow::Result<()> {
     if !msg.mentions_user_id(bot.bot_id) {
         return Ok(());
     }
-    if let Some(prefix) = bot.config.prefix.as_deref()
+    if let Some(prefix) = bot.flows.config.prefix.as_deref()
         && msg.content.trim_start().starts_with(prefix)
     {
         return Ok(()); // a text command, handled by poise
     }
-    let allowlist: Vec<u64> = bot.config.mention_channels.iter().map(|c| c.0).collect();
+    let allowlist: Vec<u64> = bot.flows.config.mention_channels.iter().map(|c| c.0).collect();
     if !channel_allowed(&allowlist, msg.channel_id.get()) {
         tracing::debug!(
             channel = msg.channel_id.get(),
@@ -356,7 +224,7 @@ pub async fn answer_in_channel(
     asker: &Message,
     entry_point: &'static str,
 ) -> anyhow::Result<()> {
-    let r = bot.retriever();
+    let r = bot.flows.retriever();
     let asked = Asked {
         entry_point,
         guild_id: asker.guild_id.map(|g| g.get()),
@@ -364,19 +232,14 @@ pub async fn answer_in_channel(
         user_id: asker.author.id.get(),
         question,
     };
-    let reply = match bot.spawn_answer(&r, asked).await? {
-        Ok(a) => render::answer(&a, &bot.options(&r)),
-        Err(e) => {
-            tracing::error!("answering failed: {e:#}");
-            Reply::notice(SORRY)
-        }
-    };
-    let message = reply.to_message(Some(target), bot.config.ping_author_on_reply);
+    let joined = Ok(bot.flows.spawn_answer(&r, asked).await?);
+    let reply = bot.flows.answer_reply(&r, joined, None);
+    let message = reply.to_message(Some(target), bot.flows.config.ping_author_on_reply);
     bot.rest.post_message(target.channel_id, message, asker.id.get()).await?;
     Ok(())
 }
 
-/// A button press.
+/// A button press: [`Flows::press`], sent through [`Rest`].
 pub async fn on_button(bot: &Bot, press: &ComponentInteraction) -> anyhow::Result<()> {
     if !bot.first_delivery(press.id.get()) {
         return Ok(());
@@ -386,109 +249,21 @@ pub async fn on_button(bot: &Bot, press: &ComponentInteraction) -> anyhow::Resul
         bot.rest.respond(press.id, &press.token, &response).await
     };
     let Some(_work) = bot.begin() else { return Ok(respond(Reply::notice(SHUTTING_DOWN)).await?) };
-    let Some(id) = ButtonId::parse(&press.data.custom_id) else {
-        return Ok(respond(Reply::notice("This button is no longer supported; please ask again.")).await?);
-    };
-    let r = bot.retriever();
-    if id.corpus_version != r.corpus_version() {
-        return Ok(respond(render::stale()).await?);
-    }
-    match id.action {
-        Action::Next { shown, passages } => {
-            let Some(reply) = next_passage(&r, press, shown, &passages, &bot.options(&r)).await? else {
-                return Ok(respond(render::stale()).await?);
-            };
+    let shown = press.message.embeds.first().and_then(|e| e.description.as_deref());
+    let user = press.user.id.get();
+    match bot.flows.press(&press.data.custom_id, user, press.guild_id.map(|g| g.get()), shown).await? {
+        Pressed::Update(reply) => {
             let update = CreateInteractionResponse::UpdateMessage(reply.to_update());
             bot.rest.respond(press.id, &press.token, &update).await?;
         }
-        Action::Section { section_id } => {
-            let Some((first, rest)) = full_section(&r, section_id, &bot.options(&r)).await? else {
-                return Ok(respond(render::stale()).await?);
-            };
+        Pressed::Message(reply) => respond(reply).await?,
+        Pressed::Section(first, rest) => {
             respond(first).await?;
-            for more in rest {
-                bot.rest.followup(press.application_id, &press.token, press.id, &more.to_followup()).await?;
+            let hook = Hook::new(bot, press.application_id, &press.token, press.id);
+            for more in &rest {
+                hook.followup(more).await?;
             }
-        }
-        Action::Feedback { passage_id, helpful } => {
-            respond(record_vote(bot.feedback.as_ref(), press, passage_id, id.corpus_version, helpful))
-                .await?;
         }
     }
     Ok(())
-}
-
-/// What a "Next passage" press shows: the next passage of the button's cycle, with the words bolded
-/// in the pressed message bolded again. None when that passage is no longer in the corpus.
-pub async fn next_passage(
-    r: &Arc<Retriever>,
-    press: &ComponentInteraction,
-    shown: usize,
-    passages: &[String],
-    o: &RenderOptions<'_>,
-) -> anyhow::Result<Option<Reply>> {
-    let next = (shown + 1) % passages.len().max(1);
-    let words = press.message.embeds.first().and_then(|e| e.description.as_deref()).map(text::bold_words);
-    let terms = render::terms_of_words(&words.unwrap_or_default());
-    let Some(id) = passages.get(next).cloned() else { return Ok(None) };
-    let retriever = r.clone();
-    let found = tokio::task::spawn_blocking(move || retriever.passage(&id)).await??;
-    let Some((p, source)) = found else { return Ok(None) };
-    let (excerpt, highlights, truncated) = render::excerpt_of(&p, &terms, r.settings().max_excerpt_chars);
-    let shown = Shown {
-        heading_path: &p.heading_path,
-        source: &source,
-        excerpt: &excerpt,
-        highlights: &highlights,
-        context: p.context.as_deref(),
-        truncated,
-        passage_id: &p.id,
-        section_id: &p.section_id,
-    };
-    Ok(Some(render::passage(&shown, passages, next, o)))
-}
-
-/// Records a 👍/👎 press on a passage and returns the private thanks to send.
-pub fn record_vote(
-    sink: &dyn FeedbackSink,
-    press: &serenity::ComponentInteraction,
-    passage_id: String,
-    corpus_version: String,
-    helpful: bool,
-) -> Reply {
-    sink.record(Feedback {
-        passage_id,
-        corpus_version,
-        user_id: press.user.id.get(),
-        guild_id: press.guild_id.map(|g| g.get()),
-        helpful,
-    });
-    Reply::notice("Thanks, your feedback was recorded.")
-}
-
-/// What a "Full section" press sends: the first message and the follow-ups a long section needs.
-/// None when the section is no longer in the corpus.
-pub async fn full_section(
-    r: &Arc<Retriever>,
-    section_id: String,
-    o: &RenderOptions<'_>,
-) -> anyhow::Result<Option<(Reply, Vec<Reply>)>> {
-    let retriever = r.clone();
-    let found = tokio::task::spawn_blocking(move || retriever.section_with_source(&section_id)).await??;
-    let Some((passages, source)) = found else { return Ok(None) };
-    let mut replies = render::section(&passages, &source, o).into_iter();
-    Ok(replies.next().map(|first| (first, replies.collect())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mentions_of_the_bot_are_removed_from_the_question() {
-        let bot = UserId::new(1000);
-        assert_eq!(question_text("<@1000> does it help?", bot), "does it help?");
-        assert_eq!(question_text("hey <@!1000>   does   it help <@2>?", bot), "hey does it help <@2>?");
-        assert_eq!(question_text("<@1000>", bot), "");
-    }
 }

@@ -1,30 +1,40 @@
 //! The commands people use: `/ask` (with autocomplete), the message context-menu command "Answer
 //! from knowledge base", `/topics`, `/source`, and the optional text command `<prefix>ask`.
 //!
-//! Each command's `///` comment is its Discord description (at most 100 characters). Commands
-//! answer through [`super::bot`], so every entry point shares one answer flow and one set of guard
-//! rails.
+//! Each command's `///` comment is its Discord description (at most 100 characters). The slash
+//! and context-menu commands are the table of [`super::flows::Command`], and they answer through
+//! [`super::flows`] and [`super::bot`], so every entry point, on either transport, shares one
+//! answer flow and one set of guard rails.
 
-use super::bot::{self, Bot, Context, Error, SHUTTING_DOWN, SORRY, cooldown_notice};
+use super::bot::{self, Bot, Context, Error};
+use super::flows::{Answering, Command, SHUTTING_DOWN, SORRY, cooldown_notice};
 use super::render;
 use super::reply::Reply;
 use super::text;
 use poise::serenity_prelude as serenity;
 use serenity::{AutocompleteChoice, CreateAutocompleteResponse};
 
-/// The commands to register; the text command only when a prefix is configured.
+/// The commands to register: the table ([`Command::ALL`]), plus the text command when a prefix
+/// is configured.
 pub fn all(with_prefix: bool) -> Vec<poise::Command<Bot, Error>> {
     // poise finds a text command by name alone, so the text `ask` must come before the slash
     // `ask` (slash lookup also checks the kind and skips it).
     let mut commands = if with_prefix { vec![ask_text()] } else { Vec::new() };
-    commands.extend([ask(), answer_message(), topics(), source(), reindex()]);
+    commands.extend(Command::ALL.map(|c| match c {
+        Command::Ask => ask(),
+        Command::AnswerMessage => answer_message(),
+        Command::Topics => topics(),
+        Command::Source => source(),
+        Command::Reindex => reindex(),
+    }));
     commands
 }
 
 async fn suggest_sections(ctx: Context<'_>, partial: &str) -> CreateAutocompleteResponse {
-    let r = ctx.data().retriever();
-    let articles = &r.index().meta().articles;
-    let choices = render::autocomplete(articles, partial)
+    let choices = ctx
+        .data()
+        .flows
+        .autocomplete(partial)
         .into_iter()
         .map(|(name, value)| AutocompleteChoice::new(name, value));
     CreateAutocompleteResponse::new().set_choices(choices.collect())
@@ -54,7 +64,7 @@ pub async fn ask(
     if let Err(wait) = bot.cooldown(ctx.author().id) {
         return bot::respond(bot, interaction, &cooldown_notice(wait)).await;
     }
-    let private = private.unwrap_or(bot.config.ephemeral_default);
+    let private = private.unwrap_or(bot.flows.config.ephemeral_default);
     bot::answer_interaction(bot, interaction, question, private, "slash").await
 }
 
@@ -74,18 +84,11 @@ pub async fn answer_message(ctx: Context<'_>, msg: serenity::Message) -> Result<
     if let Err(wait) = bot.cooldown(ctx.author().id) {
         return bot::respond(bot, interaction, &cooldown_notice(wait)).await;
     }
-    let r = bot.retriever();
-    let asked = bot::Asked {
-        entry_point: "context_menu",
-        guild_id: interaction.guild_id.map(|g| g.get()),
-        channel_id: interaction.channel_id.get(),
-        user_id: interaction.user.id.get(),
-        question,
-    };
-    let mut task = bot.spawn_answer(&r, asked);
-    let (joined, deferred) = match bot.quick(&mut task).await {
-        Some(joined) => (joined, false),
-        None => {
+    let r = bot.flows.retriever();
+    let asked = super::flows::asked_by(interaction, question, "context_menu");
+    let (joined, deferred) = match bot.flows.answer(&r, asked).await {
+        Answering::Now(joined) => (*joined, false),
+        Answering::Slow(task) => {
             bot::defer(bot, interaction, true).await?;
             (task.await, true)
         }
@@ -95,11 +98,11 @@ pub async fn answer_message(ctx: Context<'_>, msg: serenity::Message) -> Result<
             tracing::error!("answering failed: {e:#}");
             Reply::notice(SORRY)
         }
-        Ok(a) if !a.answered => render::answer(&a, &bot.options(&r)).private(true),
+        Ok(a) if !a.answered => render::answer(&a, &bot.flows.options(&r)).private(true),
         Ok(a) => {
-            let public = render::answer(&a, &bot.options(&r));
+            let public = render::answer(&a, &bot.flows.options(&r));
             // At most one public answer per use of the command, even if sending is retried.
-            let message = public.to_message(Some(&msg), bot.config.ping_author_on_reply);
+            let message = public.to_message(Some(&msg), bot.flows.config.ping_author_on_reply);
             let sent = bot.rest.post_message(msg.channel_id, message, interaction.id.get()).await;
             match sent {
                 Ok(_) => {
@@ -133,9 +136,7 @@ pub async fn answer_message(ctx: Context<'_>, msg: serenity::Message) -> Result<
 #[poise::command(slash_command)]
 pub async fn topics(ctx: Context<'_>) -> Result<(), Error> {
     let poise::Context::Application(actx) = ctx else { return Ok(()) };
-    let r = ctx.data().retriever();
-    let articles = &r.index().meta().articles;
-    bot::respond(ctx.data(), actx.interaction, &render::topics(articles)).await
+    bot::respond(ctx.data(), actx.interaction, &ctx.data().flows.topics()).await
 }
 
 /// Which articles, and which version of them, the answers come from.
@@ -143,9 +144,7 @@ pub async fn topics(ctx: Context<'_>) -> Result<(), Error> {
 pub async fn source(ctx: Context<'_>) -> Result<(), Error> {
     let poise::Context::Application(actx) = ctx else { return Ok(()) };
     let bot = ctx.data();
-    let r = bot.retriever();
-    let reply = render::source_info(r.index().meta(), &bot.options(&r));
-    bot::respond(bot, actx.interaction, &reply).await
+    bot::respond(bot, actx.interaction, &bot.flows.source()).await
 }
 
 /// Rebuild the index from the articles (server managers only); says what changed.
@@ -158,7 +157,7 @@ pub async fn reindex(ctx: Context<'_>) -> Result<(), Error> {
     let interaction = actx.interaction;
     let manages_server =
         interaction.member.as_ref().and_then(|m| m.permissions).is_some_and(|p| p.manage_guild());
-    let listed = bot.config.admin_ids.iter().any(|id| id.0 == interaction.user.id.get());
+    let listed = bot.flows.config.admin_ids.iter().any(|id| id.0 == interaction.user.id.get());
     if !(manages_server || listed) {
         let refusal = "Only members with the Manage Server permission (or listed in discord.admin_ids) can rebuild the index.";
         return bot::respond(bot, interaction, &Reply::notice(refusal)).await;

@@ -6,7 +6,8 @@
 //! [`crate::retrieval::Retriever`]. It is not a second search engine: retrieval, excerpts and
 //! confidence come from the core, unchanged; this module only renders them for Discord
 //! ([`render`]), carries button state in button ids ([`ids`]) and applies the guard rails
-//! ([`guard`]).
+//! ([`guard`]). What each command and button does is written once in [`flows`], for the gateway
+//! (`bot.rs`, `commands.rs`) and for the HTTP endpoint (`crate::http`) alike.
 //!
 //! Invariants:
 //! - The configured `discord.api_url` and the gateway address it returns are the only Discord
@@ -32,9 +33,8 @@
 
 mod bot;
 mod commands;
-pub mod config;
 pub mod events;
-pub mod feedback;
+pub mod flows;
 pub mod guard;
 pub mod ids;
 pub mod register;
@@ -43,28 +43,31 @@ pub mod reply;
 mod rest;
 pub mod shards;
 pub mod text;
+pub mod token;
 
-pub use bot::{
-    Reindex, Retrieval, SHUTTING_DOWN, SORRY, cooldown_notice, full_section, next_passage, question_text,
+pub use crate::config::discord::{DiscordConfig, ShardSpec, Snowflake};
+pub use bot::{Reindex, question_text};
+pub use flows::{
+    Command, Flows, Retrieval, SHUTTING_DOWN, SORRY, cooldown_notice, full_section, next_passage,
     record_vote, spawn_observed_answer,
 };
-pub use config::{DiscordConfig, DiscordToken, ShardSpec, Snowflake, TokenError};
-pub use feedback::{Asked, Feedback, FeedbackSink, LogFeedback};
 pub use rest::{DeliveryCounts, DeliveryError, DeliveryStats, RetryPolicy};
+pub use token::{DiscordToken, TokenError};
 
-use config::is_loopback;
+use crate::feedback::{FeedbackSink, LogFeedback};
 use guard::Work;
 use poise::serenity_prelude as serenity;
 use serenity::{FullEvent, GatewayIntents, Interaction};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use token::is_loopback;
 
 /// Why the bot stopped, by audience: [`ServeError::is_user_error`] tells which ones a user fixes.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// A `[discord]` value is wrong.
-    #[error("the configuration is invalid: {0}")]
+    /// A `[discord]` value is wrong; the message names the key.
+    #[error("{0}")]
     Config(String),
     /// Discord refused the token; the text says where (`401 Unauthorized at …`, or the gateway's
     /// close code 4004).
@@ -211,7 +214,7 @@ impl Server {
     /// Runs the bot until `shutdown` resolves (see [`serve`]).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
         let Server { config, token, retrieval, feedback, metrics, stats, reindex } = self;
-        config.validate().map_err(ServeError::Config)?;
+        config.validate().map_err(|e| ServeError::Config(e.to_string()))?;
         let policy = RetryPolicy::from_config(&config);
         let (http, client) = build_http(&config, &token, &policy)?;
         drop(token);
@@ -441,7 +444,8 @@ fn framework(
                         tracing::info!(user = %ready.user.name, "ready; commands registered {scope}");
                         let Delivery { client, policy, stats } = delivery;
                         let rest = rest::Rest::new(ctx.http.clone(), client, policy, stats);
-                        Ok(bot::Bot::new(retrieval, config, work, feedback, ready.user.id, rest, reindex))
+                        let flows = flows::Flows::new(retrieval, config, feedback);
+                        Ok(bot::Bot::new(flows, work, ready.user.id, rest, reindex))
                     }
                     Err(e) => {
                         let reason = format!("the bot's commands could not be registered with Discord ({e})");
@@ -486,7 +490,7 @@ async fn on_error(error: poise::FrameworkError<'_, bot::Bot, bot::Error>) {
         poise::FrameworkError::CommandCheckFailed { error: None, .. } => {}
         poise::FrameworkError::Command { error, ctx, .. } => {
             tracing::error!(command = %ctx.command().qualified_name, "command failed: {error:#}");
-            let reply = poise::CreateReply::default().content(bot::SORRY).ephemeral(true);
+            let reply = poise::CreateReply::default().content(flows::SORRY).ephemeral(true);
             if let Err(e) = ctx.send(reply).await {
                 tracing::debug!("could not say sorry: {e}");
             }

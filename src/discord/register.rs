@@ -9,7 +9,7 @@
 //!
 //! The token is sent in the `Authorization` header and nowhere else; no error message repeats it.
 
-use super::config::is_loopback;
+use super::token::is_loopback;
 use super::{DiscordConfig, DiscordToken, Snowflake};
 use poise::serenity_prelude as serenity;
 use serde_json::Value;
@@ -61,8 +61,8 @@ pub struct Registered {
 /// Why commands could not be registered, by audience ([`RegisterError::is_user_error`]).
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
-    /// A `[discord]` value is wrong.
-    #[error("the configuration is invalid: {0}")]
+    /// A `[discord]` value (or a guild id given) is wrong; the message names it.
+    #[error("{0}")]
     Config(String),
     /// Discord refused the token.
     #[error(
@@ -115,9 +115,11 @@ pub async fn register_commands(
     application_id: Option<Snowflake>,
     guilds: &[Snowflake],
 ) -> Result<Vec<Registered>, RegisterError> {
-    config.validate().map_err(RegisterError::Config)?;
+    config.validate().map_err(|e| RegisterError::Config(e.to_string()))?;
     if guilds.iter().any(|g| g.0 == 0) {
-        return Err(RegisterError::Config("0 is not a guild id; copy the id with Developer Mode on".into()));
+        return Err(RegisterError::Config(
+            "the configuration is invalid: 0 is not a guild id; copy the id with Developer Mode on".into(),
+        ));
     }
     let client = Api::new(config, Some(token))?;
     let application_id = match application_id.filter(|a| a.0 != 0) {

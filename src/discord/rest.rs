@@ -24,7 +24,7 @@
 //!
 //! Nothing logged here contains a URL: an interaction's URL holds its token.
 
-use super::config::DiscordConfig;
+use crate::config::DiscordConfig;
 use poise::serenity_prelude as serenity;
 use serde::Serialize;
 use serenity::http::{HttpError, LightMethod, Request, Route};

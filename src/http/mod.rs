@@ -27,11 +27,13 @@
 mod interactions;
 pub mod verify;
 
+pub use crate::config::HttpConfig;
 pub use verify::{KeyError, MAX_AGE, MAX_FUTURE_SKEW, PUBLIC_KEY_ENV, PublicKey, Rejection};
 
-use crate::discord::guard::{Cooldowns, Work};
+use crate::discord::guard::Work;
 use crate::discord::register::Api;
-use crate::discord::{DiscordConfig, FeedbackSink, LogFeedback, Snowflake};
+use crate::discord::{DiscordConfig, Flows, Retrieval};
+use crate::feedback::{FeedbackSink, LogFeedback};
 use crate::live::Live;
 use crate::metrics::{Health, Metrics, Mode, Observed};
 use axum::Router;
@@ -41,7 +43,6 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde::Deserialize;
 use serde_json::Value;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -51,27 +52,11 @@ use std::time::{Duration, SystemTime};
 /// Largest request body accepted (Discord's interactions are a few KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// `[http]`: the interactions endpoint.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct HttpConfig {
-    /// Address `serve-http` listens on (an IP address and port; TLS belongs to a reverse proxy).
-    pub listen: SocketAddr,
-    /// The application id, for `register-commands` (None: asked from Discord).
-    pub application_id: Option<Snowflake>,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), application_id: None }
-    }
-}
-
 /// Why the endpoint could not start or stopped, by audience ([`HttpError::is_user_error`]).
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    /// A `[discord]` value is wrong.
-    #[error("the configuration is invalid: {0}")]
+    /// A `[discord]` value is wrong; the message names the key.
+    #[error("{0}")]
     Config(String),
     /// The address could not be listened on.
     #[error("could not listen on {addr} ({source}); set http.listen to a free address, e.g. 127.0.0.1:8080")]
@@ -123,18 +108,17 @@ impl Endpoint {
 
     /// Listens on `addr` (port 0: any free port).
     pub async fn bind(self, addr: SocketAddr) -> Result<Bound, HttpError> {
-        self.discord.validate().map_err(HttpError::Config)?;
-        let api = Api::new(&self.discord, None).map_err(|e| HttpError::Config(e.to_string()))?;
+        self.discord.validate().map_err(|e| HttpError::Config(e.to_string()))?;
+        let api = Api::new(&self.discord, None)
+            .map_err(|e| HttpError::Config(format!("the configuration is invalid: {e}")))?;
         let listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|source| HttpError::Bind { addr, source })?;
         let local = listener.local_addr().map_err(HttpError::Serve)?;
         let health = Arc::new(Health::new(self.live.clone(), self.metrics.clone(), Mode::Http));
+        let feedback = Arc::new(Observed::new(self.feedback, self.metrics.clone()));
         let state = Arc::new(Shared {
-            cooldowns: Cooldowns::new(Duration::from_secs(self.discord.cooldown_seconds)),
-            discord: self.discord,
+            flows: Flows::new(Retrieval::Live(self.live), self.discord, feedback),
             key: self.key,
-            live: self.live,
-            feedback: Arc::new(Observed::new(self.feedback, self.metrics.clone())),
             metrics: self.metrics,
             api,
             tasks: Arc::new(Work::default()),
@@ -173,7 +157,7 @@ impl Bound {
             })
             .await
             .map_err(HttpError::Serve)?;
-        let grace = Duration::from_secs(state.discord.shutdown_grace_seconds);
+        let grace = Duration::from_secs(state.flows.config.shutdown_grace_seconds);
         if !state.tasks.wait_idle(grace).await {
             tracing::warn!(
                 in_flight = state.tasks.running(),
@@ -188,12 +172,10 @@ impl Bound {
 
 /// What every request handler shares.
 struct Shared {
-    discord: DiscordConfig,
+    /// What the bot does, shared with the gateway bot.
+    flows: Flows,
     key: PublicKey,
-    live: Arc<Live>,
-    feedback: Arc<dyn FeedbackSink>,
     metrics: Arc<Metrics>,
-    cooldowns: Cooldowns,
     api: Api,
     /// Follow-ups still being sent, waited for at shutdown.
     tasks: Arc<Work>,

@@ -16,19 +16,18 @@ pub mod key;
 pub mod report;
 pub mod store;
 
+pub use crate::config::records::{DATABASE_FILE, RecordsConfig};
 pub use key::{KEY_ENV, KEY_FILE, KeyOrigin, UserKey};
 pub use report::{RecordsReport, ReportOptions, run_report};
 pub use store::{Database, Row, RowKind, SCHEMA_VERSION, Store};
 
-use serde::Deserialize;
+use crate::feedback::{Asked, Feedback, FeedbackSink};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The database file's name inside the data directory.
-pub const DATABASE_FILE: &str = "citebot.db";
 /// Longest question kept, in characters (a longer one is cut).
 pub const MAX_QUESTION_CHARS: usize = 1000;
 /// Longest entry-point name kept, in characters.
@@ -39,55 +38,6 @@ const BATCH: usize = 256;
 const PRUNE_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 /// At most one log line a minute about lost rows.
 const LOG_EVERY_SECS: u64 = 60;
-
-/// `[records]`: where the records go and how long they stay.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct RecordsConfig {
-    /// Keep records at all.
-    pub enabled: bool,
-    /// Directory of the database (`citebot.db`) and, when `CITEBOT_RECORDS_KEY` is unset, of the
-    /// generated pseudonym key (`records.key`).
-    pub dir: PathBuf,
-    /// Days a row is kept.
-    pub retention_days: u32,
-    /// Rows that may wait for the writer; beyond that new rows are dropped (and counted).
-    pub queue_capacity: usize,
-}
-
-impl Default for RecordsConfig {
-    fn default() -> Self {
-        RecordsConfig { enabled: true, dir: PathBuf::from("data"), retention_days: 90, queue_capacity: 1024 }
-    }
-}
-
-impl RecordsConfig {
-    /// The database file.
-    pub fn database(&self) -> PathBuf {
-        self.dir.join(DATABASE_FILE)
-    }
-
-    /// Checks the ranges, naming the key that is wrong.
-    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
-        let out =
-            |key, value: String, expected| crate::config::ConfigError::OutOfRange { key, value, expected };
-        if !(1..=36_500).contains(&self.retention_days) {
-            return Err(out(
-                "records.retention_days",
-                self.retention_days.to_string(),
-                "between 1 and 36500",
-            ));
-        }
-        if !(1..=1_000_000).contains(&self.queue_capacity) {
-            return Err(out(
-                "records.queue_capacity",
-                self.queue_capacity.to_string(),
-                "between 1 and 1000000",
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// Records failures. Only start-up and `report` see them; a running recorder counts and logs.
 #[derive(Debug, thiserror::Error)]
@@ -435,6 +385,38 @@ impl Recorder {
             }
         }
         wait.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok()
+    }
+}
+
+/// A front end's reports become rows: votes as votes, a question as an answer or a decline.
+impl FeedbackSink for Recorder {
+    fn record(&self, f: Feedback) {
+        self.record_vote(Vote {
+            passage_id: f.passage_id,
+            corpus_version: f.corpus_version,
+            question: None,
+            helpful: f.helpful,
+            user_id: Some(f.user_id),
+        });
+    }
+
+    fn outcome(&self, asked: &Asked, answer: &crate::answer::Answer, corpus_version: &str) {
+        if answer.answered {
+            self.record_answer(Answered {
+                entry_point: asked.entry_point.into(),
+                guild_id: asked.guild_id,
+                passage_id: answer.passage_id.clone(),
+                corpus_version: Some(corpus_version.into()),
+            });
+        } else {
+            self.record_decline(Decline {
+                question: asked.question.clone(),
+                entry_point: asked.entry_point.into(),
+                guild_id: asked.guild_id,
+                channel_id: Some(asked.channel_id),
+                user_id: Some(asked.user_id),
+            });
+        }
     }
 }
 

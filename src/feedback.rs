@@ -1,6 +1,11 @@
 //! What the people running the bot want to know afterwards: 👍 / 👎 on an answer, and which
-//! questions were answered or declined. A [`FeedbackSink`] receives them; [`LogFeedback`] logs them
-//! and [`crate::records::Recorder`] stores them (user ids only as keyed hashes).
+//! questions were answered or declined. A front end says who asked ([`Asked`]) and how an answer
+//! was judged ([`Feedback`]) with plain ids; a [`FeedbackSink`] receives them: [`LogFeedback`] logs
+//! them, [`crate::records::Recorder`] stores them (user ids only as keyed hashes) and
+//! [`crate::metrics::Observed`] counts them.
+//!
+//! It sits below the front ends (the gateway bot and the HTTP endpoint both report through it)
+//! and knows none of them: it imports nothing of the project but the answer it reports on.
 
 /// One judgement of one passage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,7 +14,7 @@ pub struct Feedback {
     pub passage_id: String,
     /// The corpus version it was quoted from.
     pub corpus_version: String,
-    /// Who judged (a Discord user id).
+    /// Who judged (the front end's user id, e.g. a Discord user id).
     pub user_id: u64,
     /// The guild, outside direct messages.
     pub guild_id: Option<u64>,
@@ -26,7 +31,7 @@ pub struct Asked {
     pub guild_id: Option<u64>,
     /// The channel.
     pub channel_id: u64,
-    /// Who asked (a Discord user id).
+    /// Who asked (the front end's user id, e.g. a Discord user id).
     pub user_id: u64,
     /// The question.
     pub question: String,
@@ -50,37 +55,6 @@ pub trait FeedbackSink: Send + Sync + 'static {
     /// Answering one question failed; the caller logs the error and apologises.
     fn failed(&self, asked: &Asked) {
         let _ = asked;
-    }
-}
-
-impl FeedbackSink for crate::records::Recorder {
-    fn record(&self, f: Feedback) {
-        self.record_vote(crate::records::Vote {
-            passage_id: f.passage_id,
-            corpus_version: f.corpus_version,
-            question: None,
-            helpful: f.helpful,
-            user_id: Some(f.user_id),
-        });
-    }
-
-    fn outcome(&self, asked: &Asked, answer: &crate::answer::Answer, corpus_version: &str) {
-        if answer.answered {
-            self.record_answer(crate::records::Answered {
-                entry_point: asked.entry_point.into(),
-                guild_id: asked.guild_id,
-                passage_id: answer.passage_id.clone(),
-                corpus_version: Some(corpus_version.into()),
-            });
-        } else {
-            self.record_decline(crate::records::Decline {
-                question: asked.question.clone(),
-                entry_point: asked.entry_point.into(),
-                guild_id: asked.guild_id,
-                channel_id: Some(asked.channel_id),
-                user_id: Some(asked.user_id),
-            });
-        }
     }
 }
 

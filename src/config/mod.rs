@@ -3,12 +3,32 @@
 //! The defaults are the committed `config.toml`, compiled in, so the binary works from any directory.
 //! Secrets never live here: they come from the environment only. A value a user got wrong is
 //! reported as one sentence naming the key and what it expects.
+//!
+//! This is a leaf: every section type lives here (the core's below, the front ends' and the
+//! services' in the submodules) and nothing here imports another module of the project. A
+//! component takes its own section, or the plain type in it ([`AnalysisSettings`] for question
+//! analysis), as it is; the one translation, from [`Config`] to the retriever's settings, is
+//! `crate::app::retrieval_settings`. Every section checks itself with a `validate` method that
+//! returns a [`ConfigError`] naming the key.
+
+pub mod discord;
+pub mod http;
+pub mod metrics;
+pub mod records;
+pub mod reload;
+
+pub use discord::{DiscordConfig, ShardSpec, Snowflake};
+pub use http::HttpConfig;
+pub use metrics::MetricsConfig;
+pub use records::RecordsConfig;
+pub use reload::ReloadConfig;
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The committed configuration file, used as the built-in defaults.
-pub const DEFAULTS: &str = include_str!("../config.toml");
+pub const DEFAULTS: &str = include_str!("../../config.toml");
 /// The default configuration path.
 pub const DEFAULT_PATH: &str = "config.toml";
 /// The decline threshold when `answer.min_confidence` is unset and there is no sentence model to
@@ -35,19 +55,19 @@ pub struct Config {
     pub semantic: SemanticConfig,
     /// Declines, votes and answer counts for `citebot report`.
     #[serde(default)]
-    pub records: crate::records::RecordsConfig,
+    pub records: RecordsConfig,
     /// Hot reload of the corpus while serving.
     #[serde(default)]
-    pub reload: crate::reload::ReloadConfig,
+    pub reload: ReloadConfig,
     /// The Discord bot (`citebot serve`).
     #[serde(default)]
-    pub discord: crate::discord::DiscordConfig,
+    pub discord: DiscordConfig,
     /// The HTTP interactions endpoint (`citebot serve-http`, `citebot register-commands`).
     #[serde(default)]
-    pub http: crate::http::HttpConfig,
+    pub http: HttpConfig,
     /// Metrics and health checks of `citebot serve`.
     #[serde(default)]
-    pub metrics: crate::metrics::MetricsConfig,
+    pub metrics: MetricsConfig,
     /// Problems worth a warning that do not stop start-up (unknown keys, secrets in the file),
     /// logged once logging is set up.
     #[serde(skip)]
@@ -89,21 +109,78 @@ pub struct AnswerConfig {
 pub struct RetrievalConfig {
     /// BM25 candidates re-ranked per question.
     pub candidates: usize,
-    /// Weight multiplier for generic words.
-    pub generic_word_factor: f32,
-    /// Weight of a word the corpus never uses, relative to the rarest word.
-    pub unknown_word_factor: f32,
-    /// Credit for a spelling-corrected match.
-    pub spelling_factor: f32,
-    /// Credit for a synonym match.
-    pub synonym_factor: f32,
-    /// Credit for a match on another word of the same family.
-    pub family_factor: f32,
-    /// Credit for a match on a WordNet synonym of a word the corpus never uses.
-    pub thesaurus_factor: f32,
     /// Multiplies an example question's similarity when it stands in for coverage (0 = examples
     /// only re-rank).
     pub example_factor: f32,
+    /// The weights of question analysis, keys of `[retrieval]` too; question analysis takes them
+    /// as they are.
+    #[serde(flatten)]
+    pub analysis: AnalysisSettings,
+    /// Keys of `[retrieval]` that no field takes, reported as unknown (a flattened section hides
+    /// them from the unknown-key check).
+    #[serde(flatten)]
+    unknown: BTreeMap<String, serde::de::IgnoredAny>,
+}
+
+/// The tunable parts of question analysis (`crate::question`), read from `[retrieval]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct AnalysisSettings {
+    /// Weight multiplier for generic words ("help", "good", "use").
+    #[serde(deserialize_with = "analysis_keys::generic_word_factor")]
+    pub generic_word_factor: f32,
+    /// Weight of a word the corpus has never seen, as a multiple of the rarest possible IDF.
+    #[serde(deserialize_with = "analysis_keys::unknown_word_factor")]
+    pub unknown_word_factor: f32,
+    /// Credit for an alternative that came from spelling correction.
+    #[serde(deserialize_with = "analysis_keys::spelling_factor")]
+    pub spelling_factor: f32,
+    /// Credit for an alternative that came from a synonym rule.
+    #[serde(deserialize_with = "analysis_keys::synonym_factor")]
+    pub synonym_factor: f32,
+    /// Credit for an alternative of the same word family ("inflammation" for "inflamed").
+    #[serde(deserialize_with = "analysis_keys::family_factor")]
+    pub family_factor: f32,
+    /// Credit for a WordNet synonym of a word the corpus never uses ("choose" for "pick").
+    #[serde(deserialize_with = "analysis_keys::thesaurus_factor")]
+    pub thesaurus_factor: f32,
+}
+
+/// The weights' readers: a flattened section hides the key from the configuration crate's own
+/// type errors, so each weight's error names its key here.
+mod analysis_keys {
+    use serde::{Deserialize, Deserializer};
+
+    macro_rules! named {
+        ($($field:ident),*) => {$(
+            pub(super) fn $field<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+                f32::deserialize(d).map_err(|e| {
+                    serde::de::Error::custom(format!(concat!("retrieval.", stringify!($field), ": {}"), e))
+                })
+            }
+        )*};
+    }
+
+    named!(
+        generic_word_factor,
+        unknown_word_factor,
+        spelling_factor,
+        synonym_factor,
+        family_factor,
+        thesaurus_factor
+    );
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        AnalysisSettings {
+            generic_word_factor: 0.3,
+            unknown_word_factor: 1.0,
+            spelling_factor: 0.9,
+            synonym_factor: 0.95,
+            family_factor: 0.8,
+            thesaurus_factor: 0.5,
+        }
+    }
 }
 
 /// `[semantic]`
@@ -150,6 +227,31 @@ pub enum ConfigError {
         /// What is allowed.
         expected: &'static str,
     },
+    /// A value is wrong in a way a range does not describe.
+    #[error("the configuration value {key} {problem}")]
+    Value {
+        /// Dotted key.
+        key: &'static str,
+        /// What is wrong and what is expected, e.g. `= "x" must be a bare http(s) address`.
+        problem: String,
+    },
+}
+
+impl ConfigError {
+    /// Ok when `ok`, else [`ConfigError::OutOfRange`] for `key` holding `value`.
+    pub fn check(
+        key: &'static str,
+        value: impl ToString,
+        ok: bool,
+        expected: &'static str,
+    ) -> Result<(), Self> {
+        if ok { Ok(()) } else { Err(ConfigError::OutOfRange { key, value: value.to_string(), expected }) }
+    }
+
+    /// [`ConfigError::Value`] for `key`.
+    pub fn value(key: &'static str, problem: String) -> Self {
+        ConfigError::Value { key, problem }
+    }
 }
 
 impl Config {
@@ -193,6 +295,7 @@ impl Config {
         let mut config: Config = serde_ignored::deserialize(built, |path| unknown.push(path.to_string()))
             .map_err(|e: config::ConfigError| ConfigError::Invalid(e.to_string()))?;
         config.validate()?;
+        unknown.extend(config.retrieval.unknown.keys().map(|k| format!("retrieval.{k}")));
         for key in unknown {
             if key == "discord.token" && token_from_env {
                 continue;
@@ -211,62 +314,52 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let range = |key, value: String, ok: bool, expected| {
-            if ok { Ok(()) } else { Err(ConfigError::OutOfRange { key, value, expected }) }
-        };
-        let a = &self.answer;
-        if let Some(m) = a.min_confidence {
-            range("answer.min_confidence", m.to_string(), (0.0..=1.0).contains(&m), "between 0 and 1")?;
-        }
-        range(
-            "answer.max_excerpt_chars",
-            a.max_excerpt_chars.to_string(),
-            (100..=4000).contains(&a.max_excerpt_chars),
-            "between 100 and 4000",
-        )?;
-        range("answer.alternatives", a.alternatives.to_string(), a.alternatives <= 10, "at most 10")?;
-        let r = &self.retrieval;
-        range(
-            "retrieval.candidates",
-            r.candidates.to_string(),
-            (1..=1000).contains(&r.candidates),
-            "between 1 and 1000",
-        )?;
-        for (key, v) in [
-            ("retrieval.generic_word_factor", r.generic_word_factor),
-            ("retrieval.unknown_word_factor", r.unknown_word_factor),
-            ("retrieval.spelling_factor", r.spelling_factor),
-            ("retrieval.synonym_factor", r.synonym_factor),
-            ("retrieval.family_factor", r.family_factor),
-            ("retrieval.thesaurus_factor", r.thesaurus_factor),
-            ("retrieval.example_factor", r.example_factor),
-        ] {
-            range(key, v.to_string(), (0.0..=2.0).contains(&v), "between 0 and 2")?;
-        }
+        self.answer.validate()?;
+        self.retrieval.validate()?;
         self.records.validate()?;
         self.reload.validate()?;
-        self.discord.validate().map_err(ConfigError::Invalid)?;
-        Ok(())
+        self.discord.validate()
     }
+}
 
-    /// Retrieval settings derived from this configuration.
-    pub fn retrieval_settings(&self) -> crate::retrieval::Settings {
-        crate::retrieval::Settings {
-            min_confidence: self.answer.min_confidence.unwrap_or(LEXICAL_MIN_CONFIDENCE),
-            calibrate: self.answer.min_confidence.is_none(),
-            max_excerpt_chars: self.answer.max_excerpt_chars,
-            alternatives: self.answer.alternatives,
-            candidates: self.retrieval.candidates,
-            analysis: crate::question::AnalysisSettings {
-                generic_word_factor: self.retrieval.generic_word_factor,
-                unknown_word_factor: self.retrieval.unknown_word_factor,
-                spelling_factor: self.retrieval.spelling_factor,
-                synonym_factor: self.retrieval.synonym_factor,
-                family_factor: self.retrieval.family_factor,
-                thesaurus_factor: self.retrieval.thesaurus_factor,
-            },
-            example_factor: self.retrieval.example_factor,
+impl AnswerConfig {
+    /// Checks the ranges, naming the key that is wrong.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(m) = self.min_confidence {
+            ConfigError::check("answer.min_confidence", m, (0.0..=1.0).contains(&m), "between 0 and 1")?;
         }
+        ConfigError::check(
+            "answer.max_excerpt_chars",
+            self.max_excerpt_chars,
+            (100..=4000).contains(&self.max_excerpt_chars),
+            "between 100 and 4000",
+        )?;
+        ConfigError::check("answer.alternatives", self.alternatives, self.alternatives <= 10, "at most 10")
+    }
+}
+
+impl RetrievalConfig {
+    /// Checks the ranges, naming the key that is wrong.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        ConfigError::check(
+            "retrieval.candidates",
+            self.candidates,
+            (1..=1000).contains(&self.candidates),
+            "between 1 and 1000",
+        )?;
+        let a = &self.analysis;
+        for (key, v) in [
+            ("retrieval.generic_word_factor", a.generic_word_factor),
+            ("retrieval.unknown_word_factor", a.unknown_word_factor),
+            ("retrieval.spelling_factor", a.spelling_factor),
+            ("retrieval.synonym_factor", a.synonym_factor),
+            ("retrieval.family_factor", a.family_factor),
+            ("retrieval.thesaurus_factor", a.thesaurus_factor),
+            ("retrieval.example_factor", self.example_factor),
+        ] {
+            ConfigError::check(key, v, (0.0..=2.0).contains(&v), "between 0 and 2")?;
+        }
+        Ok(())
     }
 }
 
@@ -313,6 +406,33 @@ mod tests {
         assert!(all.contains("log.levl"), "{all}");
         assert!(all.contains("secrets belong in the environment"), "{all}");
         assert!(!all.contains("abc.def.ghi"), "the secret itself is never repeated");
+    }
+
+    #[test]
+    fn retrieval_keys_are_checked_like_the_others() {
+        let c = Config::load_with_env(
+            Path::new("/nonexistent"),
+            false,
+            env(&[
+                ("CITEBOT__RETRIEVAL__SPELLING_FACTOR", "0.7"),
+                ("CITEBOT__RETRIEVAL__SPELING_FACTOR", "1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.retrieval.analysis.spelling_factor, 0.7);
+        assert_eq!(c.retrieval.analysis.synonym_factor, AnalysisSettings::default().synonym_factor);
+        assert!(c.warnings.join("\n").contains("retrieval.speling_factor"), "{:?}", c.warnings);
+        let e = Config::load_with_env(
+            Path::new("/x"),
+            false,
+            env(&[("CITEBOT__RETRIEVAL__SPELLING_FACTOR", "high")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("spelling_factor"), "{e}");
+        let e =
+            Config::load_with_env(Path::new("/x"), false, env(&[("CITEBOT__RETRIEVAL__FAMILY_FACTOR", "3")]))
+                .unwrap_err();
+        assert!(e.to_string().contains("retrieval.family_factor"), "{e}");
     }
 
     #[test]

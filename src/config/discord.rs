@@ -1,23 +1,18 @@
-//! The `[discord]` configuration section and the bot token.
+//! `[discord]`: how the bot behaves on Discord, for both transports (the gateway bot and the
+//! HTTP endpoint).
 //!
 //! [`DiscordConfig`] is plain data: every field has a default, so a configuration file without a
 //! `[discord]` section still loads, and the section can be embedded in the application's `Config`
-//! with `#[serde(default)]`. [`DiscordConfig::validate`] turns a value a user got wrong into one
-//! sentence naming the key.
-//!
-//! The token is deliberately *not* a configuration key: [`DiscordToken::from_env`] reads it from
-//! `DISCORD_TOKEN` (or `CITEBOT__DISCORD__TOKEN`) only, holds it in a [`SecretString`], and never
-//! shows it through `Debug`, `Display` or a log line. A missing or malformed token is a
-//! [`TokenError`] whose message says how to fix it; nothing has connected anywhere at that point.
+//! with `#[serde(default)]`. [`DiscordConfig::validate`] turns a value a user got wrong into a
+//! [`ConfigError`] naming the key. Ids are plain numbers ([`Snowflake`]): serenity's types stay in
+//! `crate::discord`. The token is not a configuration key (see `crate::discord::DiscordToken`).
 
-use secrecy::{ExposeSecret, SecretString};
+use super::ConfigError;
 use serde::{Deserialize, Deserializer};
 use std::fmt;
 
 /// Where Discord lives unless the configuration says otherwise.
 pub const DISCORD_API_URL: &str = "https://discord.com";
-/// The environment variables that may hold the token, in order of preference.
-pub const TOKEN_VARIABLES: [&str; 2] = ["DISCORD_TOKEN", "CITEBOT__DISCORD__TOKEN"];
 /// The default disclaimer shown under every answer.
 pub const DEFAULT_DISCLAIMER: &str = "Educational information from the article above, not medical advice.";
 
@@ -80,19 +75,23 @@ impl Default for DiscordConfig {
 
 impl DiscordConfig {
     /// Checks the values a user could get wrong; the error names the key and what it expects.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let url = self.api_base();
         let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
         if rest.is_none_or(|r| r.is_empty() || r.contains(['/', '?', '#', ' '])) {
-            return Err(format!(
-                "discord.api_url = {url:?} must be a bare http(s) address such as \"https://discord.com\""
+            return Err(ConfigError::value(
+                "discord.api_url",
+                format!("= {url:?} must be a bare http(s) address such as \"https://discord.com\""),
             ));
         }
         if let Some(prefix) = &self.prefix
             && (prefix.trim().is_empty() || prefix.chars().count() > 10)
         {
-            return Err(format!(
-                "discord.prefix = {prefix:?} must be 1 to 10 characters, e.g. \"!\"; remove the key to turn text commands off"
+            return Err(ConfigError::value(
+                "discord.prefix",
+                format!(
+                    "= {prefix:?} must be 1 to 10 characters, e.g. \"!\"; remove the key to turn text commands off"
+                ),
             ));
         }
         for (key, ids) in [
@@ -101,30 +100,36 @@ impl DiscordConfig {
             ("discord.admin_ids", &self.admin_ids),
         ] {
             if ids.iter().any(|id| id.0 == 0) {
-                return Err(format!(
-                    "{key} holds 0, which is not a Discord id; copy the id with Developer Mode on"
+                return Err(ConfigError::value(
+                    key,
+                    "holds 0, which is not a Discord id; copy the id with Developer Mode on".into(),
                 ));
             }
         }
-        if self.defer_after_ms > 2500 {
-            return Err(format!(
-                "discord.defer_after_ms = {} must be at most 2500: Discord drops interactions not answered within 3 s",
-                self.defer_after_ms
-            ));
-        }
-        if !(100..=60_000).contains(&self.request_timeout_ms) {
-            return Err(format!(
-                "discord.request_timeout_ms = {} must be between 100 and 60000 (milliseconds)",
-                self.request_timeout_ms
-            ));
-        }
-        if self.request_retries > 10 {
-            return Err(format!("discord.request_retries = {} must be at most 10", self.request_retries));
-        }
-        if self.cooldown_seconds > 3600 {
-            return Err(format!("discord.cooldown_seconds = {} must be at most 3600", self.cooldown_seconds));
-        }
-        Ok(())
+        ConfigError::check(
+            "discord.defer_after_ms",
+            self.defer_after_ms,
+            self.defer_after_ms <= 2500,
+            "at most 2500: Discord drops interactions not answered within 3 s",
+        )?;
+        ConfigError::check(
+            "discord.request_timeout_ms",
+            self.request_timeout_ms,
+            (100..=60_000).contains(&self.request_timeout_ms),
+            "between 100 and 60000 (milliseconds)",
+        )?;
+        ConfigError::check(
+            "discord.request_retries",
+            self.request_retries,
+            self.request_retries <= 10,
+            "at most 10",
+        )?;
+        ConfigError::check(
+            "discord.cooldown_seconds",
+            self.cooldown_seconds,
+            self.cooldown_seconds <= 3600,
+            "at most 3600",
+        )
     }
 
     /// The API base address without a trailing slash.
@@ -217,95 +222,9 @@ impl<'de> Deserialize<'de> for ShardSpec {
     }
 }
 
-/// The bot token. Its value is reachable only through the crate-private `DiscordToken::expose`,
-/// used once when the HTTP client is built.
-#[derive(Clone)]
-pub struct DiscordToken(SecretString);
-
-impl fmt::Debug for DiscordToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DiscordToken(<redacted>)")
-    }
-}
-
-/// A token the user must fix. The message never contains the token.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    /// No variable holds a token.
-    #[error(
-        "no Discord token: set DISCORD_TOKEN (or CITEBOT__DISCORD__TOKEN) to the bot token from the Discord developer portal (your application → Bot → Reset Token)"
-    )]
-    Missing,
-    /// The variable holds something that is not a bot token.
-    #[error(
-        "the Discord token in {variable} is malformed: a bot token is three dot-separated parts of letters, digits, '-' and '_'; copy it again from the developer portal (your application → Bot → Reset Token)"
-    )]
-    Malformed {
-        /// The variable that held it.
-        variable: &'static str,
-    },
-}
-
-impl DiscordToken {
-    /// Reads the token from the process environment.
-    pub fn from_env() -> Result<DiscordToken, TokenError> {
-        Self::from_vars(std::env::vars())
-    }
-
-    /// Reads the token from the given variables (`DISCORD_TOKEN` first, then
-    /// `CITEBOT__DISCORD__TOKEN`); an empty variable counts as unset.
-    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<DiscordToken, TokenError> {
-        let mut found: [Option<String>; 2] = [None, None];
-        for (key, value) in vars {
-            if let Some(i) = TOKEN_VARIABLES.iter().position(|v| *v == key)
-                && !value.trim().is_empty()
-            {
-                found[i] = Some(value);
-            }
-        }
-        for (variable, value) in TOKEN_VARIABLES.into_iter().zip(found) {
-            if let Some(value) = value {
-                return Self::parse(&value).ok_or(TokenError::Malformed { variable });
-            }
-        }
-        Err(TokenError::Missing)
-    }
-
-    /// Checks the shape of a token (`Bot ` prefix allowed): three non-empty dot-separated parts of
-    /// URL-safe base64 characters. Discord alone can tell whether it is valid.
-    pub fn parse(raw: &str) -> Option<DiscordToken> {
-        let token = raw.trim();
-        let token = token.strip_prefix("Bot ").unwrap_or(token).trim();
-        let parts: Vec<&str> = token.split('.').collect();
-        let well_formed = parts.len() == 3
-            && parts.iter().all(|p| {
-                !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            });
-        well_formed.then(|| DiscordToken(SecretString::from(token.to_string())))
-    }
-
-    /// The token itself, for the HTTP client.
-    pub(crate) fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-/// True when `base` (an API address) is on this machine: a test simulator, never Discord.
-pub(crate) fn is_loopback(base: &str) -> bool {
-    let host = base.split_once("://").map_or(base, |(_, rest)| rest);
-    let host = host
-        .rsplit_once(':')
-        .map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
-    host == "localhost" || host == "[::1]" || host.starts_with("127.")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
 
     #[test]
     fn every_key_has_a_default() {
@@ -400,52 +319,12 @@ request_retries = 3
             (DiscordConfig { guild_ids: vec![Snowflake(0)], ..Default::default() }, "discord.guild_ids"),
         ];
         for (config, key) in bad {
-            let e = config.validate().unwrap_err();
+            let e = config.validate().unwrap_err().to_string();
             assert!(e.contains(key), "{e}");
         }
         let local = DiscordConfig { api_url: "http://127.0.0.1:8080/".into(), ..Default::default() };
         assert!(local.validate().is_ok());
         assert_eq!(local.api_base(), "http://127.0.0.1:8080");
         assert!(!local.is_real_discord());
-    }
-
-    #[test]
-    fn token_comes_from_the_environment_only() {
-        assert_eq!(DiscordToken::from_vars(vars(&[])).unwrap_err(), TokenError::Missing);
-        assert_eq!(
-            DiscordToken::from_vars(vars(&[("DISCORD_TOKEN", "  ")])).unwrap_err(),
-            TokenError::Missing
-        );
-        let t = DiscordToken::from_vars(vars(&[("CITEBOT__DISCORD__TOKEN", "MTAwMA.fake.token")])).unwrap();
-        assert_eq!(t.expose(), "MTAwMA.fake.token");
-        let t = DiscordToken::from_vars(vars(&[
-            ("CITEBOT__DISCORD__TOKEN", "MTAwMA.other.token"),
-            ("DISCORD_TOKEN", "Bot MTAwMA.fake.token"),
-        ]))
-        .unwrap();
-        assert_eq!(t.expose(), "MTAwMA.fake.token");
-    }
-
-    #[test]
-    fn malformed_tokens_are_one_clear_line_without_the_token() {
-        for raw in ["not-a-token", "a.b", "a..c", "a.b.c.d", "MTAw MA.fake.token", "a.b.c\n"] {
-            let result = DiscordToken::from_vars(vars(&[("DISCORD_TOKEN", raw)]));
-            if raw == "a.b.c\n" {
-                assert!(result.is_ok(), "surrounding white space is trimmed");
-                continue;
-            }
-            let e = result.unwrap_err();
-            let msg = e.to_string();
-            assert!(msg.contains("DISCORD_TOKEN is malformed"), "{msg}");
-            assert!(!msg.contains(raw), "the message must not echo the token: {msg}");
-            assert!(!msg.contains('\n'));
-        }
-    }
-
-    #[test]
-    fn the_token_never_shows_in_debug() {
-        let t = DiscordToken::parse("MTAwMA.secret.value").unwrap();
-        let shown = format!("{t:?}");
-        assert!(!shown.contains("secret"), "{shown}");
     }
 }

@@ -249,9 +249,8 @@ pub async fn on_button(bot: &Bot, press: &ComponentInteraction) -> anyhow::Resul
         bot.rest.respond(press.id, &press.token, &response).await
     };
     let Some(_work) = bot.begin() else { return Ok(respond(Reply::notice(SHUTTING_DOWN)).await?) };
-    let shown = press.message.embeds.first().and_then(|e| e.description.as_deref());
     let user = press.user.id.get();
-    match bot.flows.press(&press.data.custom_id, user, press.guild_id.map(|g| g.get()), shown).await? {
+    match bot.flows.press(&press.data.custom_id, user, press.guild_id.map(|g| g.get())).await? {
         Pressed::Update(reply) => {
             let update = CreateInteractionResponse::UpdateMessage(reply.to_update());
             bot.rest.respond(press.id, &press.token, &update).await?;

@@ -8,7 +8,6 @@
 
 use super::bot::{self, Bot, Context, Error};
 use super::flows::{Answering, Command, SHUTTING_DOWN, SORRY, cooldown_notice};
-use super::render;
 use super::reply::Reply;
 use super::text;
 use poise::serenity_prelude as serenity;
@@ -98,9 +97,9 @@ pub async fn answer_message(ctx: Context<'_>, msg: serenity::Message) -> Result<
             tracing::error!("answering failed: {e:#}");
             Reply::notice(SORRY)
         }
-        Ok(a) if !a.answered => render::answer(&a, &bot.flows.options(&r)).private(true),
+        Ok(a) if !a.answered => bot.flows.render_answer(&a, &r).private(true),
         Ok(a) => {
-            let public = render::answer(&a, &bot.flows.options(&r));
+            let public = bot.flows.render_answer(&a, &r);
             // At most one public answer per use of the command, even if sending is retried.
             let message = public.to_message(Some(&msg), bot.flows.config.ping_author_on_reply);
             let sent = bot.rest.post_message(msg.channel_id, message, interaction.id.get()).await;

@@ -18,7 +18,6 @@ use super::guard::Cooldowns;
 use super::ids::{Action, ButtonId};
 use super::render::{self, RenderOptions, Shown};
 use super::reply::Reply;
-use super::text;
 use crate::answer::Answer;
 use crate::config::DiscordConfig;
 use crate::feedback::{Asked, Feedback, FeedbackSink};
@@ -142,6 +141,50 @@ pub struct Flows {
     pub cooldowns: Cooldowns,
     /// Where questions' outcomes and 👍/👎 go.
     pub feedback: Arc<dyn FeedbackSink>,
+    /// The words each answer highlighted, for its "Next passage" presses.
+    pub highlighted: Highlighted,
+}
+
+/// How many answers' highlighted words are remembered for their "Next passage" buttons.
+const REMEMBERED_ANSWERS: usize = 4096;
+
+/// The words each answer highlighted, by the passages of its "Next passage" cycle (what a press
+/// carries in its id), so that a press highlights them again in the next passage. The words stay
+/// inside citebot: a press never reads them back out of the rendered message. Bounded: the
+/// oldest answers are forgotten first; a press on a forgotten one (or one made before a restart)
+/// quotes the next passage without highlights.
+#[derive(Debug, Default)]
+pub struct Highlighted(std::sync::Mutex<std::collections::VecDeque<(String, Vec<String>)>>);
+
+impl Highlighted {
+    fn key(corpus_version: &str, passages: &[String]) -> String {
+        format!("{corpus_version}:{}", passages.join("."))
+    }
+
+    /// Remembers the words `reply` highlights, under its "Next passage" button's cycle (if it has
+    /// one).
+    fn remember(&self, reply: &Reply, words: Vec<String>) {
+        let cycle = reply.buttons.iter().find_map(|b| match ButtonId::parse(&b.custom_id)? {
+            ButtonId { corpus_version, action: Action::Next { passages, .. } } => {
+                Some(Highlighted::key(&corpus_version, &passages))
+            }
+            _ => None,
+        });
+        let Some(key) = cycle else { return };
+        let mut remembered = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        remembered.retain(|(k, _)| *k != key);
+        remembered.push_back((key, words));
+        while remembered.len() > REMEMBERED_ANSWERS {
+            remembered.pop_front();
+        }
+    }
+
+    /// The words highlighted by the answer whose cycle is `passages`, if it is remembered.
+    fn words(&self, corpus_version: &str, passages: &[String]) -> Option<Vec<String>> {
+        let key = Highlighted::key(corpus_version, passages);
+        let remembered = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        remembered.iter().rev().find(|(k, _)| *k == key).map(|(_, words)| words.clone())
+    }
 }
 
 /// A question being answered: the answer in time to be the first response, or still running.
@@ -170,6 +213,7 @@ impl Flows {
             retrieval,
             config,
             feedback,
+            highlighted: Highlighted::default(),
         }
     }
 
@@ -232,7 +276,7 @@ impl Flows {
     pub fn answer_reply(&self, r: &Retriever, joined: Joined, private: Option<bool>) -> Reply {
         match joined.map_err(anyhow::Error::from).and_then(|a| a) {
             Ok(a) => {
-                let reply = render::answer(&a, &self.options(r));
+                let reply = self.render_answer(&a, r);
                 match private {
                     Some(private) => reply.private(private || !a.answered),
                     None => reply,
@@ -243,6 +287,19 @@ impl Flows {
                 Reply::notice(SORRY)
             }
         }
+    }
+
+    /// An answer rendered for `r`'s corpus; the words it highlights are remembered for its "Next
+    /// passage" button.
+    pub fn render_answer(&self, a: &Answer, r: &Retriever) -> Reply {
+        let reply = render::answer(a, &self.options(r));
+        if a.answered
+            && let Some(excerpt) = &a.excerpt
+        {
+            let words = a.highlights.iter().filter_map(|&(s, e)| excerpt.get(s..e)).map(str::to_string);
+            self.highlighted.remember(&reply, words.collect());
+        }
+        reply
     }
 
     /// `/topics`: the articles and their sections.
@@ -261,14 +318,12 @@ impl Flows {
         render::autocomplete(&self.retriever().index().meta().articles, partial)
     }
 
-    /// A button press by `user_id` (in `guild_id`) on a button with `custom_id`, on a message
-    /// whose embed text was `shown` (for the words to highlight again).
+    /// A button press by `user_id` (in `guild_id`) on a button with `custom_id`.
     pub async fn press(
         &self,
         custom_id: &str,
         user_id: u64,
         guild_id: Option<u64>,
-        shown: Option<&str>,
     ) -> anyhow::Result<Pressed> {
         let Some(id) = ButtonId::parse(custom_id) else {
             return Ok(Pressed::Message(Reply::notice(UNSUPPORTED_BUTTON)));
@@ -280,7 +335,8 @@ impl Flows {
         let stale = || Pressed::Message(render::stale());
         Ok(match id.action {
             Action::Next { shown: index, passages } => {
-                next_passage(&r, shown, index, &passages, &self.options(&r))
+                let words = self.highlighted.words(&id.corpus_version, &passages).unwrap_or_default();
+                next_passage(&r, &words, index, &passages, &self.options(&r))
                     .await?
                     .map_or_else(stale, Pressed::Update)
             }
@@ -364,19 +420,17 @@ pub async fn finish_deferred(
     }
 }
 
-/// What a "Next passage" press shows: the next passage of the button's cycle, with the words bolded
-/// in the pressed message (`shown`, its embed text) bolded again. None when that passage is no
-/// longer in the corpus.
+/// What a "Next passage" press shows: the next passage of the button's cycle, with `words` (those
+/// the answer highlighted) highlighted again. None when that passage is no longer in the corpus.
 pub async fn next_passage(
     r: &Arc<Retriever>,
-    shown: Option<&str>,
+    words: &[String],
     index: usize,
     passages: &[String],
     o: &RenderOptions<'_>,
 ) -> anyhow::Result<Option<Reply>> {
     let next = (index + 1) % passages.len().max(1);
-    let words = shown.map(text::bold_words);
-    let terms = render::terms_of_words(&words.unwrap_or_default());
+    let terms = render::terms_of_words(words);
     let Some(id) = passages.get(next).cloned() else { return Ok(None) };
     let retriever = r.clone();
     let found = tokio::task::spawn_blocking(move || retriever.passage(&id)).await??;
@@ -479,7 +533,7 @@ mod tests {
                 Action::Section { .. } => "section",
                 Action::Feedback { .. } => "feedback",
             });
-            let pressed = flows.press(id, 7, None, None).await.unwrap();
+            let pressed = flows.press(id, 7, None).await.unwrap();
             let text = match &pressed {
                 Pressed::Message(m) | Pressed::Update(m) | Pressed::Section(m, _) => format!("{m:?}"),
             };
@@ -489,5 +543,35 @@ mod tests {
             );
         }
         assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["feedback", "next", "section"]);
+    }
+
+    /// "Next passage" highlights the answer's words again from the flows' own memory; a button
+    /// the flows do not remember (made before a restart) quotes the same passage unhighlighted.
+    #[tokio::test]
+    async fn next_passage_highlights_the_answers_words_again() {
+        let index = crate::index::SearchIndex::build_in_ram(&crate::app::embedded_corpus()).unwrap();
+        let r = Arc::new(Retriever::new(index, crate::synonyms::Synonyms::default(), Default::default()));
+        let flows = || {
+            Flows::new(
+                Retrieval::Fixed(r.clone()),
+                DiscordConfig::default(),
+                Arc::new(crate::feedback::LogFeedback),
+            )
+        };
+        let (remembering, forgetting) = (flows(), flows());
+        let answer = r.answer("what does collagen serum do for skin").unwrap();
+        assert!(answer.answered && !answer.highlights.is_empty());
+        let reply = remembering.answer_reply(&r, Ok(Ok(answer)), None);
+        let next = reply.buttons.iter().find(|b| b.label == "Next passage").expect("a next button");
+        let Pressed::Update(highlighted) = remembering.press(&next.custom_id, 7, None).await.unwrap() else {
+            panic!("a next press updates the message")
+        };
+        let Pressed::Update(plain) = forgetting.press(&next.custom_id, 7, None).await.unwrap() else {
+            panic!("a next press updates the message")
+        };
+        let (highlighted, plain) = (format!("{highlighted:?}"), format!("{plain:?}"));
+        assert!(highlighted.contains("**"), "{highlighted}");
+        assert!(!plain.contains("**"), "{plain}");
+        assert_eq!(highlighted.replace("**", ""), plain);
     }
 }

@@ -407,7 +407,7 @@ pub fn excerpt_of(
     (ex.text, highlights, ex.truncated)
 }
 
-/// The analysed terms of words shown in bold.
+/// The analysed terms of the words an answer highlighted.
 pub fn terms_of_words(words: &[String]) -> HashSet<String> {
     words.iter().flat_map(|w| analysis::terms(w)).collect()
 }

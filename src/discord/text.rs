@@ -230,51 +230,6 @@ fn split_block(block: &str, max: usize) -> Vec<String> {
     out
 }
 
-/// The words shown in bold in rendered Markdown, unescaped (to carry an answer's highlighting over
-/// to the next passage without storing the question).
-pub fn bold_words(markdown: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut rest = markdown;
-    while let Some(start) = find_unescaped(rest, "**") {
-        let after = &rest[start + 2..];
-        let Some(end) = find_unescaped(after, "**") else { break };
-        words.push(unescape(&after[..end]));
-        rest = &after[end + 2..];
-    }
-    words
-}
-
-fn find_unescaped(s: &str, pat: &str) -> Option<usize> {
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
-            i += 2;
-            continue;
-        }
-        if bytes[i..].starts_with(pat.as_bytes()) {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
-}
-
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(n) = chars.next() {
-                out.push(n);
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,12 +329,5 @@ mod tests {
         let joined: String = chunks.join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
         let original: String = blocks.join(" ").split_whitespace().collect::<Vec<_>>().join(" ");
         assert_eq!(joined, original);
-    }
-
-    #[test]
-    fn bold_words_are_recovered_from_markdown() {
-        let q = quote("Collagen and *stars* help skin.", &[(0, 8), (26, 30)], 1000, false);
-        assert_eq!(bold_words(&q.markdown), vec!["Collagen", "skin"]);
-        assert_eq!(bold_words("\\*\\*not bold\\*\\*"), Vec::<String>::new());
     }
 }

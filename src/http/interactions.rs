@@ -257,11 +257,8 @@ fn autocomplete(state: &Shared, i: &CommandInteraction) -> Response {
 /// A button press ([`flows::Flows::press`]): next passage (type 7), whole section or feedback (private
 /// type 4).
 async fn button(state: &Arc<Shared>, press: &ComponentInteraction) -> Response {
-    let shown = press.message.embeds.first().and_then(|e| e.description.as_deref());
-    let pressed = state
-        .flows
-        .press(&press.data.custom_id, press.user.id.get(), press.guild_id.map(|g| g.get()), shown)
-        .await;
+    let pressed =
+        state.flows.press(&press.data.custom_id, press.user.id.get(), press.guild_id.map(|g| g.get())).await;
     match pressed {
         Ok(Pressed::Update(reply)) => respond(CreateInteractionResponse::UpdateMessage(reply.to_update())),
         Ok(Pressed::Message(reply)) => message(&reply),

@@ -262,13 +262,41 @@ fn with_examples(
     mut warnings: Vec<String>,
     loaded: &mut Loaded,
 ) -> Result<Retriever, StartError> {
-    let (retriever, problems) = retriever.with_examples_cached(cases, cache)?;
+    let key = retriever.examples_key(cases);
+    let (retriever, problems) = match cache.and_then(read_saved_examples).filter(|s| s.key == key) {
+        Some(saved) => retriever.with_saved_examples(saved)?,
+        None => {
+            let (retriever, problems) = retriever.with_examples(cases)?;
+            if let Some(path) = cache {
+                write_saved_examples(path, &retriever.saved_examples(key, problems.clone()));
+            }
+            (retriever, problems)
+        }
+    };
     warnings.extend(problems);
     for msg in warnings {
         tracing::warn!("{msg}");
         loaded.warnings.push(msg);
     }
     Ok(retriever)
+}
+
+/// The example analysis saved at `path`, if it is there and readable (a damaged file only costs
+/// the time to analyse again).
+fn read_saved_examples(path: &Path) -> Option<crate::examples::Saved> {
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Saves analysed examples through a temporary file and a rename, so a reader never sees half; a
+/// file that cannot be written only costs the time to analyse again at the next start.
+fn write_saved_examples(path: &Path, saved: &crate::examples::Saved) {
+    let Ok(bytes) = serde_json::to_vec(saved) else { return };
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        tracing::debug!(path = %path.display(), "could not save the analysed example questions: {e}");
+    }
 }
 
 /// Reads an example-questions file (eval format, and `#` comment lines): a missing file means none;
@@ -387,4 +415,59 @@ pub fn synonyms_file(path: &Path) -> (Synonyms, Vec<String>) {
     let warnings =
         problems.into_iter().map(|(line, problem)| format!("{}:{line}: {problem}", path.display())).collect();
     (synonyms, warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retrieval::test_retriever;
+
+    const FAQ: &str = "# Widget FAQ\n\n## Charging\n\nThe widget charges over USB in two hours.\n";
+
+    fn cases(q: &str) -> Vec<Case> {
+        vec![Case { q: q.to_string(), expect: vec!["two hours".to_string()], ood: None }]
+    }
+
+    #[test]
+    fn the_saved_example_analysis_is_reused_only_for_the_same_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("analysed-examples.json");
+        let mine = cases("how fast does it fill up");
+        let mut loaded = Loaded::default();
+        let r = with_examples(test_retriever(FAQ), &mine, Some(&cache), Vec::new(), &mut loaded).unwrap();
+        assert_eq!(r.examples(), 1);
+        let saved = read_saved_examples(&cache).expect("saved");
+        assert_eq!(saved.key, r.examples_key(&mine));
+
+        // A second start reads it: a doctored copy shows it was read, not analysed again.
+        let mut doctored = saved;
+        doctored.problems = vec!["from the saved analysis".to_string()];
+        write_saved_examples(&cache, &doctored);
+        let mut loaded = Loaded::default();
+        with_examples(test_retriever(FAQ), &mine, Some(&cache), Vec::new(), &mut loaded).unwrap();
+        assert_eq!(loaded.warnings, ["from the saved analysis"]);
+
+        // Other example lines: analysed afresh, and saved in its place.
+        let mut loaded = Loaded::default();
+        let other = cases("how quickly does it charge");
+        let r = with_examples(test_retriever(FAQ), &other, Some(&cache), Vec::new(), &mut loaded).unwrap();
+        assert!(loaded.warnings.is_empty());
+        assert_eq!(read_saved_examples(&cache).map(|s| s.key), Some(r.examples_key(&other)));
+    }
+
+    #[test]
+    fn a_damaged_or_unwritable_cache_only_costs_an_analysis() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("analysed-examples.json");
+        std::fs::write(&cache, b"{ not json").unwrap();
+        assert!(read_saved_examples(&cache).is_none());
+        let mine = cases("how fast does it fill up");
+        let r = with_examples(test_retriever(FAQ), &mine, Some(&cache), Vec::new(), &mut Loaded::default());
+        assert_eq!(r.unwrap().examples(), 1);
+        assert!(read_saved_examples(&cache).is_some(), "rewritten");
+        let nowhere = dir.path().join("missing/analysed-examples.json");
+        let r = with_examples(test_retriever(FAQ), &mine, Some(&nowhere), Vec::new(), &mut Loaded::default());
+        assert_eq!(r.unwrap().examples(), 1);
+        assert!(!nowhere.exists());
+    }
 }

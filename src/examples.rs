@@ -62,7 +62,7 @@ pub struct Similarities<'a> {
 /// Analysed examples as saved beside the index, so that a start need not analyse them again.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Saved {
-    /// What they were analysed with (see `Retriever::with_examples_cached`).
+    /// What they were analysed with (see `Retriever::examples_key`).
     pub key: String,
     /// The examples.
     pub items: Vec<Example>,

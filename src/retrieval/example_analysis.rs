@@ -1,7 +1,9 @@
 //! Example questions, analysed once: each line is pointed to the passages holding its `expect`
 //! phrases and analysed into concepts; `near` lines that some passage fully answers are left out.
-//! The analysis is saved beside the index, keyed by everything it depends on (the examples, the
-//! corpus, the synonyms, the analysis settings and this build's sources).
+//! The analysis can be kept ([`Retriever::saved_examples`]) and given back to a later start
+//! ([`Retriever::with_saved_examples`]) under a key made of everything it depends on (the
+//! examples, the corpus, the synonyms, the analysis settings and this build's sources); where it
+//! is kept is the caller's business (`app` keeps it beside the index). No file I/O here.
 
 use super::rank::{SUMMARY_TERM, alternative_terms, is_guess};
 use super::{IndexStats, Retriever};
@@ -53,40 +55,32 @@ impl Retriever {
     /// a `near` line is a question known not to be covered; `far` lines are skipped. Returns the
     /// problems found: in-domain lines that point nowhere are left out.
     pub fn with_examples(self, cases: &[Case]) -> Result<(Retriever, Vec<String>), IndexError> {
-        self.with_examples_cached(cases, None)
+        self.analyse_examples(cases)
     }
 
-    /// [`Retriever::with_examples`], reusing the analysis saved in `cache` when it was made from the
-    /// same examples, corpus, synonyms, settings and build, and saving it there otherwise (a file
-    /// that cannot be read or written only costs the time to analyse again).
-    pub fn with_examples_cached(
-        mut self,
-        cases: &[Case],
-        cache: Option<&std::path::Path>,
-    ) -> Result<(Retriever, Vec<String>), IndexError> {
-        let key = self.examples_key(cases);
-        if let Some(saved) = cache.and_then(read_saved).filter(|s| s.key == key) {
-            for id in saved.items.iter().flat_map(|e| &e.passages) {
-                if !self.example_passages.contains_key(id)
-                    && let Some(p) = self.index.passage(id)?
-                {
-                    self.example_passages.insert(id.clone(), p);
-                }
+    /// Adds example questions analysed before (by [`Retriever::with_examples`] on the same inputs,
+    /// kept as [`Retriever::saved_examples`]); returns the problems found then.
+    pub fn with_saved_examples(mut self, saved: Saved) -> Result<(Retriever, Vec<String>), IndexError> {
+        for id in saved.items.iter().flat_map(|e| &e.passages) {
+            if !self.example_passages.contains_key(id)
+                && let Some(p) = self.index.passage(id)?
+            {
+                self.example_passages.insert(id.clone(), p);
             }
-            self.examples = Examples::new(saved.items);
-            return Ok((self, saved.problems));
         }
-        let (retriever, problems) = self.analyse_examples(cases)?;
-        if let Some(path) = cache {
-            let saved = Saved { key, items: retriever.examples.items().to_vec(), problems: problems.clone() };
-            write_saved(path, &saved);
-        }
-        Ok((retriever, problems))
+        self.examples = Examples::new(saved.items);
+        Ok((self, saved.problems))
+    }
+
+    /// The example questions in use, analysed, to be saved under `key` (the
+    /// [`Retriever::examples_key`] of the lines they came from) with the `problems` found.
+    pub fn saved_examples(&self, key: String, problems: Vec<String>) -> Saved {
+        Saved { key, items: self.examples.items().to_vec(), problems }
     }
 
     /// What analysed examples depend on: the examples, the corpus, the synonyms, the settings and
-    /// the build's sources.
-    pub(super) fn examples_key(&self, cases: &[Case]) -> String {
+    /// the build's sources. Saved examples are reused only under the same key.
+    pub fn examples_key(&self, cases: &[Case]) -> String {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         serde_json::to_string(cases).unwrap_or_default().hash(&mut h);
@@ -224,21 +218,6 @@ impl Retriever {
     }
 }
 
-fn read_saved(path: &std::path::Path) -> Option<Saved> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
-}
-
-/// Saves analysed examples through a temporary file and a rename, so a reader never sees half.
-fn write_saved(path: &std::path::Path, saved: &Saved) {
-    let Ok(bytes) = serde_json::to_vec(saved) else { return };
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        tracing::debug!(path = %path.display(), "could not save the analysed example questions: {e}");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,52 +269,35 @@ mod tests {
     }
 
     #[test]
-    fn the_saved_analysis_is_reused_only_for_the_same_inputs() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = dir.path().join("examples.json");
+    fn saved_examples_answer_as_the_analysis_they_were_made_from() {
         let cases = vec![case("how fast does it fill up", &["two hours"], None)];
-        let (first, _) = test_retriever(FAQ).with_examples_cached(&cases, Some(&cache)).unwrap();
-        let saved = read_saved(&cache).expect("saved");
-        assert_eq!(saved.key, first.examples_key(&cases));
+        let (first, problems) = test_retriever(FAQ).with_examples(&cases).unwrap();
+        let saved = first.saved_examples(first.examples_key(&cases), problems);
         assert!(saved.key.starts_with(crate::SOURCE_DIGEST));
         assert_eq!(saved.items.len(), 1);
-
-        // The saved analysis is what a second start uses: a doctored one shows it was read.
-        let mut doctored = saved;
-        doctored.problems = vec!["from the cache".to_string()];
-        write_saved(&cache, &doctored);
-        let (second, problems) = test_retriever(FAQ).with_examples_cached(&cases, Some(&cache)).unwrap();
-        assert_eq!(problems, vec!["from the cache".to_string()]);
-        assert!(second.answer("how fast does it fill up").unwrap().answered);
-
-        // Other examples, another corpus or other settings: analysed again.
-        let other = vec![case("how quickly does it charge", &["two hours"], None)];
-        let (_, problems) = test_retriever(FAQ).with_examples_cached(&other, Some(&cache)).unwrap();
+        let (second, problems) = test_retriever(FAQ).with_saved_examples(saved).unwrap();
         assert!(problems.is_empty());
-        let key = |r: &Retriever| r.examples_key(&cases);
-        let base = key(&test_retriever(FAQ));
-        assert_ne!(key(&test_retriever(&format!("{FAQ}\nMore text.\n"))), base);
-        let mut settings = Settings::default();
-        settings.analysis.generic_word_factor += 0.1;
-        let mut r = test_retriever(FAQ);
-        r.settings = settings;
-        assert_ne!(key(&r), base);
-        assert_eq!(key(&test_retriever(FAQ)), base);
+        assert_eq!(second.examples(), 1);
+        let (a, b) = (
+            first.answer("how fast does it fill up").unwrap(),
+            second.answer("how fast does it fill up").unwrap(),
+        );
+        assert!(b.answered);
+        assert_eq!((a.passage_id, a.confidence), (b.passage_id, b.confidence));
     }
 
     #[test]
-    fn an_unreadable_cache_is_analysed_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = dir.path().join("examples.json");
-        std::fs::write(&cache, b"{ not json").unwrap();
-        assert!(read_saved(&cache).is_none());
+    fn the_key_changes_with_every_input_of_the_analysis() {
         let cases = vec![case("how fast does it fill up", &["two hours"], None)];
-        let (r, _) = test_retriever(FAQ).with_examples_cached(&cases, Some(&cache)).unwrap();
-        assert_eq!(r.examples(), 1);
-        assert!(read_saved(&cache).is_some(), "rewritten");
-        // A cache in a directory that does not exist costs only the time to analyse.
-        let nowhere = dir.path().join("missing/examples.json");
-        let (r, _) = test_retriever(FAQ).with_examples_cached(&cases, Some(&nowhere)).unwrap();
-        assert_eq!(r.examples(), 1);
+        let other = vec![case("how quickly does it charge", &["two hours"], None)];
+        let base = test_retriever(FAQ).examples_key(&cases);
+        assert_eq!(test_retriever(FAQ).examples_key(&cases), base);
+        assert_ne!(test_retriever(FAQ).examples_key(&other), base);
+        assert_ne!(test_retriever(&format!("{FAQ}\nMore text.\n")).examples_key(&cases), base);
+        let mut r = test_retriever(FAQ);
+        let mut settings = Settings::default();
+        settings.analysis.generic_word_factor += 0.1;
+        r.settings = settings;
+        assert_ne!(r.examples_key(&cases), base);
     }
 }

@@ -23,7 +23,7 @@
 //! The module is split by job: [`rank`] scores the candidates, keeping each signal apart (so an
 //! answer can say how much came from words and how much from meaning); [`compose`] turns the
 //! ranking into an [`Answer`] or a decline; [`example_analysis`] analyses the example questions
-//! once and saves that analysis beside the index.
+//! once, and gives back an analysis kept from an earlier start.
 //!
 //! Plain Rust apart from the index handle; no Discord, no terminal.
 

@@ -541,6 +541,40 @@ async fn every_interaction_gets_the_same_response_as_from_the_gateway_bot() {
     http.stop().await;
 }
 
+/// Both transports serve every command of the one table: each `Command::ALL` entry, sent to the
+/// gateway bot and to the endpoint, gets an interaction response from each, never the notice
+/// for a command this version does not know.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_transports_serve_every_command_of_the_table() {
+    use citebot::discord::flows::{Command, Kind};
+    let gateway = GatewayBot::start(config(|_| {}), shipped(), Arc::new(LogFeedback), None).await;
+    let http = Server::start(|_| {}).await;
+    let target = MessageSpec::plain("706", MICRONEEDLING).to_json();
+    for command in Command::ALL {
+        let id = gateway.sim.id();
+        let interaction = match (command, command.kind()) {
+            (_, Kind::MessageMenu) => payloads::message_command(&id, &target, &asker()),
+            (Command::Ask, _) => payloads::slash_ask(&id, MICRONEEDLING, None, &asker()),
+            _ => payloads::slash(&id, command.name(), vec![], &asker()),
+        };
+        assert_eq!(interaction["data"]["name"], command.name(), "{command:?}");
+        for (transport, response) in
+            [("endpoint", http.send(&interaction).await), ("gateway", gateway.send(&interaction).await)]
+        {
+            assert!(
+                matches!(response["type"].as_u64(), Some(4 | 5)),
+                "{command:?} through the {transport}: {response}"
+            );
+            assert!(
+                !response.to_string().contains("not known to this version"),
+                "{command:?} through the {transport}: {response}"
+            );
+        }
+    }
+    gateway.stop().await;
+    http.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_context_menu_command_answers_in_its_response_with_a_link_to_the_message() {
     let retriever = shipped();

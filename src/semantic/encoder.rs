@@ -13,7 +13,7 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 pub const CONFIG_FILE: &str = "config.json";
 /// The tokenizer, in the `tokenizers` JSON format.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
-/// The weights, in safetensors (memory-mapped).
+/// The weights, in safetensors (F32, read one tensor at a time).
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 
 /// Longest passage embedded, in tokens (the model's own `max_seq_length`); longer ones are cut.
@@ -48,7 +48,7 @@ fn corrupt(dir: &Path, file: &str, reason: impl std::fmt::Display) -> ModelError
 }
 
 impl Encoder {
-    /// Loads the model in `dir`: its configuration, tokenizer and (memory-mapped) weights.
+    /// Loads the model in `dir`: its configuration, tokenizer and weights.
     pub fn load(dir: &Path) -> Result<Encoder, ModelError> {
         let config_text =
             std::fs::read_to_string(dir.join(CONFIG_FILE)).map_err(|e| corrupt(dir, CONFIG_FILE, e))?;
@@ -72,10 +72,8 @@ impl Encoder {
             return Err(corrupt(dir, WEIGHTS_FILE, "the file is missing"));
         }
         let device = Device::Cpu;
-        // SAFETY: the weights file is mapped read-only; citebot never writes it while it runs (a
-        // `model fetch` writes a new file and renames it over the old one, which stays mapped).
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
-            .map_err(|e| corrupt(dir, WEIGHTS_FILE, e))?;
+        let file = Weights::open(&weights).map_err(|e| corrupt(dir, WEIGHTS_FILE, e))?;
+        let vb = VarBuilder::from_backend(Box::new(file), DType::F32, device.clone());
         let model = BertModel::load(vb, &config).map_err(|e| corrupt(dir, WEIGHTS_FILE, e))?;
         let encoder = Encoder { model, questions, passages, dim: config.hidden_size, dir: dir.to_path_buf() };
         // A file whose tensors have the right names and shapes but cannot be read fails here, once,
@@ -197,10 +195,152 @@ impl Encoder {
     }
 }
 
+/// The weights file, read one tensor at a time straight into the buffer the tensor keeps: the
+/// process never holds a tensor twice (mapping the file and letting candle copy from the mapping
+/// held both, a 205 MiB start-up peak for a 130 MiB process).
+struct Weights {
+    file: std::sync::Mutex<std::fs::File>,
+    /// By name: the dtype, the shape and the byte range (from the start of the file).
+    tensors: std::collections::HashMap<String, (String, Vec<usize>, u64, u64)>,
+}
+
+/// One entry of a safetensors header.
+#[derive(serde::Deserialize)]
+struct TensorEntry {
+    dtype: String,
+    shape: Vec<usize>,
+    data_offsets: (u64, u64),
+}
+
+impl Weights {
+    /// Reads the safetensors header of `path` (an 8-byte little-endian length, then that much
+    /// JSON naming each tensor's dtype, shape and byte range).
+    fn open(path: &Path) -> Result<Weights, String> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let size = file.metadata().map_err(|e| e.to_string())?.len();
+        let mut len = [0u8; 8];
+        file.read_exact(&mut len).map_err(|e| format!("no safetensors header: {e}"))?;
+        let len = u64::from_le_bytes(len);
+        if len > size.saturating_sub(8) || len > 100 << 20 {
+            return Err(format!("the safetensors header says it is {len} bytes long, in a file of {size}"));
+        }
+        let mut header = vec![0u8; len as usize];
+        file.read_exact(&mut header).map_err(|e| format!("the safetensors header is cut short: {e}"))?;
+        let entries: std::collections::HashMap<String, serde_json::Value> =
+            serde_json::from_slice(&header)
+                .map_err(|e| format!("the safetensors header is not JSON: {e}"))?;
+        let start = 8 + len;
+        let mut tensors = std::collections::HashMap::new();
+        for (name, entry) in entries.into_iter().filter(|(n, _)| n != "__metadata__") {
+            let e: TensorEntry =
+                serde_json::from_value(entry).map_err(|err| format!("tensor {name}: {err}"))?;
+            let (begin, end) = (start + e.data_offsets.0, start + e.data_offsets.1);
+            if begin > end || end > size {
+                return Err(format!("tensor {name} lies outside the file"));
+            }
+            tensors.insert(name, (e.dtype, e.shape, begin, end));
+        }
+        Ok(Weights { file: std::sync::Mutex::new(file), tensors })
+    }
+
+    /// The tensor `name` as f32 values, with its shape.
+    fn read(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>), String> {
+        use std::io::{Read, Seek};
+        let (dtype, shape, begin, end) = self.tensors.get(name).ok_or_else(|| format!("no tensor {name}"))?;
+        if dtype != "F32" {
+            return Err(format!("tensor {name} is {dtype}; this build reads F32 weights"));
+        }
+        let count: usize = shape.iter().product();
+        if (end - begin) as usize != count * 4 {
+            return Err(format!("tensor {name}: {} bytes for {count} values", end - begin));
+        }
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.seek(std::io::SeekFrom::Start(*begin)).map_err(|e| e.to_string())?;
+        let mut values = Vec::with_capacity(count);
+        let mut chunk = vec![0u8; 1 << 16];
+        while values.len() < count {
+            let n = ((count - values.len()) * 4).min(chunk.len());
+            file.read_exact(&mut chunk[..n]).map_err(|e| format!("tensor {name}: {e}"))?;
+            values.extend(chunk[..n].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        }
+        Ok((values, shape.clone()))
+    }
+}
+
+impl candle_nn::var_builder::SimpleBackend for Weights {
+    fn get(
+        &self,
+        shape: candle_core::Shape,
+        name: &str,
+        _: candle_nn::Init,
+        dtype: DType,
+        device: &Device,
+    ) -> candle_core::Result<Tensor> {
+        let tensor = self.get_unchecked(name, dtype, device)?;
+        if tensor.shape() != &shape {
+            return Err(candle_core::Error::UnexpectedShape {
+                msg: format!("shape mismatch for {name}"),
+                expected: shape,
+                got: tensor.shape().clone(),
+            }
+            .bt());
+        }
+        Ok(tensor)
+    }
+
+    fn get_unchecked(&self, name: &str, dtype: DType, device: &Device) -> candle_core::Result<Tensor> {
+        let (values, shape) = self.read(name).map_err(candle_core::Error::Msg)?;
+        Tensor::from_vec(values, shape, device)?.to_dtype(dtype)
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.tensors.contains_key(name)
+    }
+}
+
 fn normalised(mut v: Vec<f32>) -> Vec<f32> {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
         v.iter_mut().for_each(|x| *x /= norm);
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A safetensors file holding `header` (JSON) and `data`.
+    fn file(dir: &Path, header: &str, data: &[u8]) -> PathBuf {
+        let path = dir.join("model.safetensors");
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend(header.as_bytes());
+        bytes.extend(data);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn weights_are_read_tensor_by_tensor_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = [1.0f32, -2.5, 3.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let header = r#"{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},
+            "h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[4],"data_offsets":[0,12]}}"#;
+        let weights = Weights::open(&file(dir.path(), header, &data)).unwrap();
+        assert_eq!(weights.read("a").unwrap(), (vec![1.0, -2.5, 3.0], vec![3]));
+        assert!(weights.read("h").unwrap_err().contains("F16"));
+        assert!(weights.read("b").unwrap_err().contains("12 bytes for 4 values"));
+        assert!(weights.read("missing").is_err());
+
+        let outside = r#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}}"#;
+        assert!(Weights::open(&file(dir.path(), outside, &data)).err().unwrap().contains("outside the file"));
+        let path = dir.path().join("model.safetensors");
+        std::fs::write(&path, 1u64.to_le_bytes().iter().chain(b"{").copied().collect::<Vec<u8>>()).unwrap();
+        assert!(Weights::open(&path).err().unwrap().contains("not JSON"));
+        std::fs::write(&path, u64::MAX.to_le_bytes()).unwrap();
+        assert!(Weights::open(&path).err().unwrap().contains("header says"));
+        std::fs::write(&path, b"abc").unwrap();
+        assert!(Weights::open(&path).err().unwrap().contains("no safetensors header"));
+    }
 }
